@@ -1,0 +1,131 @@
+"""Deployments of a template version to a set of gateways, and their per-gateway targets."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from flowgate_site.models import OrgOwnedModel, Strategy
+from flowgate_site.querysets import OrgQuerySet, child_queryset
+
+
+class DeploymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    VALIDATING = "validating", "Validating"
+    ROLLING_OUT = "rolling_out", "Rolling out"
+    PAUSED = "paused", "Paused"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = {
+    DeploymentStatus.SUCCEEDED,
+    DeploymentStatus.FAILED,
+    DeploymentStatus.ROLLED_BACK,
+    DeploymentStatus.CANCELLED,
+}
+
+percent = [MinValueValidator(1), MaxValueValidator(100)]
+
+
+class Deployment(OrgOwnedModel):
+    """Sending one template version to the gateways matched by a selector, with a strategy.
+
+    The selector is the union of the explicitly named gateways and the gateways that carry
+    every one of the selector tags (an empty tag list matches no gateway by tags).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template_version = models.ForeignKey(
+        "templates_app.TemplateVersion", on_delete=models.PROTECT, related_name="deployments"
+    )
+    selector_tags = models.ManyToManyField("gateways_app.Tag", blank=True, related_name="deployments")
+    selector_gateways = models.ManyToManyField("gateways_app.Gateway", blank=True, related_name="+")
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ALL_AT_ONCE)
+    batch_size = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    batch_percent = models.PositiveIntegerField(null=True, blank=True, validators=percent)
+    canary_count = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    canary_percent = models.PositiveIntegerField(null=True, blank=True, validators=percent)
+    pause_seconds = models.PositiveIntegerField(default=0, help_text="Wait between batches.")
+    health_window_seconds = models.PositiveIntegerField(default=60)
+    apply_timeout_seconds = models.PositiveIntegerField(default=300)
+    failure_threshold_count = models.PositiveIntegerField(null=True, blank=True)
+    failure_threshold_percent = models.PositiveIntegerField(null=True, blank=True, validators=percent)
+    auto_rollback = models.BooleanField(default=True)
+    status = models.CharField(max_length=12, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(batch_size__isnull=False, batch_percent__isnull=False),
+                name="%(app_label)s_%(class)s_one_batch_rule",
+                violation_error_message="Give a batch size or a batch percent, not both.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(canary_count__isnull=False, canary_percent__isnull=False),
+                name="%(app_label)s_%(class)s_one_canary_rule",
+                violation_error_message="Give a canary count or a canary percent, not both.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.template_version} → {self.get_status_display()}"
+
+    def is_finished(self):
+        return self.status in FINISHED_STATUSES
+
+
+class TargetStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+class DeploymentTarget(models.Model):
+    """One gateway's part in a deployment."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="targets")
+    gateway = models.ForeignKey("gateways_app.Gateway", on_delete=models.CASCADE, related_name="deployment_targets")
+    status = models.CharField(max_length=12, choices=TargetStatus.choices, default=TargetStatus.PENDING)
+    batch = models.PositiveIntegerField(default=0, help_text="0 is the canary or first batch.")
+    error = models.TextField(blank=True)
+    # What the gateway was meant to run before this deployment, for rollback.
+    previous_config = models.TextField(blank=True)
+    previous_config_hash = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    objects = child_queryset("deployment__organization").as_manager()
+
+    class Meta:
+        ordering = ["batch", "gateway__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "gateway"],
+                name="%(app_label)s_%(class)s_unique_gateway",
+                violation_error_message="This gateway is already a target of the deployment.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.gateway} in {self.deployment_id}: {self.status}"
+
+    @property
+    def organization(self):
+        return self.deployment.organization

@@ -1,0 +1,28 @@
+"""Per-user API tokens: `Authorization: Token fgu_…` or `Authorization: Bearer fgu_…`."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+from flowgate_site.services import API_TOKEN_PREFIX, find_api_token
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keywords = ("token", "bearer")
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1").split()
+        if not header or header[0].lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Authorization header must be 'Token <key>'."))
+        plaintext = header[1]
+        if not plaintext.startswith(API_TOKEN_PREFIX):
+            # Not one of ours (e.g. a gateway's JWT); let endpoints with their own auth handle it.
+            return None
+        token = find_api_token(plaintext)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked API token."))
+        return (token.user, token)
+
+    def authenticate_header(self, request):
+        return "Token"

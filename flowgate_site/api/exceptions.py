@@ -1,0 +1,20 @@
+"""Turn model-level errors into 4xx answers with a message, never a 500."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    if isinstance(exc, ProtectedError):
+        names = sorted({str(obj) for obj in exc.protected_objects})[:5]
+        return Response(
+            {"detail": f"This object is in use and cannot be deleted (used by: {', '.join(names)})."},
+            status=status.HTTP_409_CONFLICT,
+        )
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class FlowgateSiteConfig(AppConfig):
+    name = "flowgate_site"
+    verbose_name = "Organizations"
+
+    def ready(self):
+        from flowgate_site import checks  # noqa: F401  (registers the deploy checks)

@@ -1,0 +1,188 @@
+"""Gateways (collectors managed over OpAMP), their tags and their tokens."""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from flowgate_site.models import OrgOwnedModel
+from flowgate_site.querysets import OrgQuerySet, child_queryset
+
+tag_key_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$",
+    "Tag keys are 1-63 letters, digits, '_', '.', '-' or '/', starting with a letter or digit.",
+)
+tag_value_validator = RegexValidator(
+    r"^[A-Za-z0-9_.\-/:]{0,63}$",
+    "Tag values are up to 63 letters, digits, '_', '.', '-', '/' or ':'.",
+)
+
+
+class Tag(OrgOwnedModel):
+    """A key=value label used to select gateways for deployments."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(max_length=63, validators=[tag_key_validator])
+    value = models.CharField(max_length=63, blank=True, validators=[tag_value_validator])
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["key", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key", "value"],
+                name="%(app_label)s_%(class)s_unique_pair",
+                violation_error_message="This tag already exists in the organization.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+
+class GatewayMode(models.TextChoices):
+    SUPERVISOR = "supervisor", "Supervisor"
+    EXTENSION = "extension", "Extension"
+
+
+class GatewayStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+    DEGRADED = "degraded", "Degraded"
+
+
+class RemoteConfigStatus(models.TextChoices):
+    UNSET = "unset", "Unset"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+
+
+class Gateway(OrgOwnedModel):
+    """An OpenTelemetry Collector (with or without our supervisor) that FlowGate manages."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # OpAMP's 16-byte instance_uid; empty until the first connection when not given at enrollment.
+    instance_uid = models.UUIDField(unique=True, null=True, blank=True)
+    name = models.CharField(max_length=100)
+    hostname = models.CharField(max_length=255, blank=True)
+    mode = models.CharField(max_length=12, choices=GatewayMode.choices, default=GatewayMode.SUPERVISOR)
+    agent_type = models.CharField(max_length=100, blank=True)
+    agent_version = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=GatewayStatus.choices, default=GatewayStatus.OFFLINE)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    capabilities = models.BigIntegerField(default=0, help_text="OpAMP AgentCapabilities bitmask.")
+    agent_description = models.JSONField(default=dict, blank=True)
+    health = models.JSONField(default=dict, blank=True)
+    desired_config = models.TextField(blank=True)
+    desired_config_hash = models.CharField(max_length=64, blank=True)
+    effective_config = models.TextField(blank=True)
+    effective_config_hash = models.CharField(max_length=64, blank=True)
+    remote_config_status = models.CharField(
+        max_length=10, choices=RemoteConfigStatus.choices, default=RemoteConfigStatus.UNSET
+    )
+    remote_config_hash = models.CharField(max_length=64, blank=True)
+    remote_config_error = models.TextField(blank=True)
+    available_components = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="gateways")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"],
+                name="%(app_label)s_%(class)s_unique_name",
+                violation_error_message="A gateway with this name already exists in the organization.",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def is_online(self):
+        return self.status == GatewayStatus.ONLINE
+
+    def has_config_drift(self):
+        """True when the gateway runs something other than what deployments asked for."""
+        return bool(self.desired_config_hash) and self.remote_config_hash != self.desired_config_hash
+
+
+class RegistrationToken(OrgOwnedModel):
+    """A one-time (or N-time) token that lets a new gateway enroll. Only its JWT id is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    jti = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+", help_text="Given to gateways it enrolls.")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(uses__lte=models.F("max_uses")),
+                name="%(app_label)s_%(class)s_uses_within_max",
+                violation_error_message="This registration token has been used up.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_uses__gte=1), name="%(app_label)s_%(class)s_max_uses_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def state(self, now=None):
+        """'active', 'revoked', 'expired' or 'used up'."""
+        now = now or timezone.now()
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        if self.uses >= self.max_uses:
+            return "used up"
+        return "active"
+
+
+class OpAMPToken(models.Model):
+    """The long-lived token a gateway presents on OpAMP connections. Only its JWT id is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="opamp_tokens")
+    jti = models.CharField(max_length=64, unique=True, editable=False)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = child_queryset("gateway__organization").as_manager()
+
+    class Meta:
+        ordering = ["-issued_at"]
+        verbose_name = "OpAMP token"
+
+    def __str__(self):
+        return f"OpAMP token of {self.gateway} ({self.jti[:8]}…)"
+
+    @property
+    def organization(self):
+        return self.gateway.organization
+
+    def is_live(self, now=None):
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now

@@ -1,0 +1,3 @@
+"""WebSocket URL routes of the OpAMP endpoint."""
+
+websocket_urlpatterns = []

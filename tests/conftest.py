@@ -1,0 +1,92 @@
+"""Shared fixtures. Personas, as in Healthchecks' hc/test.py:
+
+- alice: owner of `org` (acme)
+- bob: member of `org` with the role a test asks for (editor by default, see `bob_role`)
+- charlie: owner of `other_org` (globex), who must never see acme's objects
+"""
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from flowgate_site.roles import Role
+from flowgate_site.services import create_organization, set_membership
+
+
+def pytest_configure(config):
+    # In CI the production shape is mandatory: a missing DATABASE_URL or REDIS_URL is a failure.
+    if os.environ.get("CI") == "true":
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(f"CI=true but {', '.join(missing)} is not set")
+
+
+@pytest.fixture
+def org(db):
+    return create_organization("acme", "Acme")
+
+
+@pytest.fixture
+def other_org(db):
+    return create_organization("globex", "Globex")
+
+
+def make_user(username, **extra):
+    return get_user_model().objects.create_user(username, f"{username}@example.com", "s3cret-pass-123", **extra)
+
+
+@pytest.fixture
+def alice(org):
+    user = make_user("alice", is_staff=True)
+    set_membership(org, user, Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def bob_role():
+    return Role.EDITOR
+
+
+@pytest.fixture
+def bob(org, bob_role):
+    user = make_user("bob", is_staff=True)
+    set_membership(org, user, bob_role)
+    return user
+
+
+@pytest.fixture
+def charlie(other_org):
+    user = make_user("charlie", is_staff=True)
+    set_membership(other_org, user, Role.OWNER)
+    return user
+
+
+def client_for(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_client(alice):
+    """An API client signed in as alice (owner of acme)."""
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie):
+    return client_for(charlie)
+
+
+@pytest.fixture
+def gateway(org):
+    from gateways_app.models import Gateway
+
+    return Gateway.objects.create(organization=org, name="gw-1", hostname="gw-1.example.com")
