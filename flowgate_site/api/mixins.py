@@ -89,3 +89,44 @@ class OrgOwnedSerializer(StrictFieldsMixin, serializers.ModelSerializer):
                 if item is not None and item.organization_id != org.pk:
                     raise serializers.ValidationError({name: "Must belong to the same organization."})
         return attrs
+
+
+def _plain(value):
+    """A JSON-friendly form of a field value for the audit log."""
+    if hasattr(value, "all"):
+        return sorted(str(item) for item in value.all())
+    if isinstance(value, (list, tuple, set)):
+        return sorted(str(item) for item in value)
+    if value is None or isinstance(value, (bool, int, float, str, dict)):
+        return value
+    return str(value)
+
+
+class AuditedMixin:
+    """Viewset mixin: every create, update and delete through the API writes an audit entry.
+
+    Views set `audit_name` (e.g. "template"); actions are "<name>.created/.updated/.deleted".
+    """
+
+    audit_name = None
+
+    def _audit(self, verb, obj, changes):
+        from flowgate_site import audit
+
+        name = self.audit_name or obj._meta.model_name
+        audit.record(obj.organization, f"{name}.{verb}", obj, request=self.request, changes=changes)
+
+    def perform_create(self, serializer):
+        obj = serializer.save()
+        self._audit("created", obj, {k: _plain(v) for k, v in serializer.validated_data.items()})
+
+    def perform_update(self, serializer):
+        before = {k: _plain(getattr(serializer.instance, k, None)) for k in serializer.validated_data}
+        obj = serializer.save()
+        after = {k: _plain(getattr(obj, k, None)) for k in serializer.validated_data}
+        changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+        self._audit("updated", obj, changed)
+
+    def perform_destroy(self, instance):
+        self._audit("deleted", instance, {"repr": str(instance)})
+        instance.delete()
