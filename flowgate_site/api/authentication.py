@@ -1,6 +1,7 @@
 """Per-user API tokens: `Authorization: Token fgu_…` or `Authorization: Bearer fgu_…`."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from flowgate_site.services import API_TOKEN_PREFIX, find_api_token
@@ -26,3 +27,19 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Token"
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Describes API tokens in the OpenAPI schema."""
+
+    target_class = ApiTokenAuthentication
+    name = "apiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Personal API token: `Token fgu_…` (or `Bearer fgu_…`). Create one with "
+            "`python manage.py createapitoken <username>`.",
+        }

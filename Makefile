@@ -1,0 +1,53 @@
+# FlowGate: `make run` serves the portal on embedded defaults; `make test` runs every check and test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+OPAMP_PORT ?= 4320
+
+# The test suite runs in the production shape: PostgreSQL and Redis (this machine's, unless set).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flowgate
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+# Production-like values used only to prove `check --deploy` passes (documented in docs/configuration.md).
+DEPLOY_ENV := DEBUG=false SECRET_KEY=deploy-check-$$(date +%s)-a-long-random-secret-key-for-check-only \
+	JWT_SIGNING_KEY=deploy-check-jwt-signing-key-0123456789abcdef ALLOWED_HOSTS=flowgate.example.com SECURE_HSTS_PRELOAD=true
+
+.PHONY: run test lint checks pytest proto clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py seeddemo
+	@echo "FlowGate on http://$(HOST):$(PORT)/admin/ (API docs: /api/v1/docs/), OpAMP also on port $(OPAMP_PORT)"
+	$(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST) -e tcp:port=$(OPAMP_PORT):interface=$(HOST) \
+		flowgate_site.asgi:application
+
+test: $(BIN)/.installed lint checks pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+checks: $(BIN)/.installed
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	env $(DEPLOY_ENV) $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+pytest: $(BIN)/.installed
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/python scripts/wait_for_services.py
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
+		$(BIN)/pytest --create-db $(PYTEST_ARGS)
+
+proto: $(BIN)/.installed
+	bash opamp_app/proto/generate.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
