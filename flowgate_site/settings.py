@@ -225,6 +225,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets used by several serializers get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "StrategyEnum": "flowgate_site.models.Strategy",
+        "DeploymentStatusEnum": "deployments_app.models.DeploymentStatus",
+        "TargetStatusEnum": "deployments_app.models.TargetStatus",
+    },
 }
 
 # Largest collector YAML accepted in a template version, in bytes.
