@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import models
 
 from flowgate_site.models import OrgOwnedModel
-from flowgate_site.querysets import OrgQuerySet, child_queryset
+from flowgate_site.querysets import child_queryset
+from templates_app.querysets import ConfigTemplateQuerySet
 
 
 class TemplateType(models.TextChoices):
@@ -31,7 +32,7 @@ class ConfigTemplate(OrgOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = OrgQuerySet.as_manager()
+    objects = ConfigTemplateQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -93,12 +94,12 @@ class TemplateVersion(models.Model):
     def __str__(self):
         return f"{self.template.name} v{self.number}"
 
-    @property
-    def organization(self):
-        return self.template.organization
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise TypeError("Template versions are immutable; create a new version instead.")
         self.sha256 = sha256_of(self.config_yaml)
         super().save(*args, **kwargs)
+
+    @property
+    def organization(self):
+        return self.template.organization

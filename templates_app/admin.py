@@ -1,0 +1,149 @@
+"""Admin for templates and their versions. Versions are added through `create_version` and
+never changed or deleted here (deleting a template removes its versions)."""
+
+from django.contrib import admin
+from django.db import transaction
+
+from flowgate_site import audit
+from flowgate_site.admin_mixins import OrgScopedAdminMixin
+from flowgate_site.models import Organization
+from templates_app import services
+from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
+from templates_app.models import ConfigTemplate, TemplateVersion
+
+
+class OrganizationListFilter(admin.RelatedFieldListFilter):
+    """The organization filter, listing only the caller's organizations (not every tenant)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(org.pk, str(org)) for org in Organization.objects.for_user(request.user)]
+
+
+@admin.display(description="sha256")
+def short_sha256(version):
+    return version.sha256[:12]
+
+
+class TemplateVersionInline(admin.TabularInline):
+    """The template's versions, read-only: new versions are added from the version admin."""
+
+    model = TemplateVersion
+    fields = ["number", short_sha256, "author", "created_at", "change_summary"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    extra = 0
+    show_change_link = True
+
+    def has_view_permission(self, request, obj=None):
+        return True  # the template admin has already decided who sees the template
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ConfigTemplate)
+class ConfigTemplateAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    form = ConfigTemplateForm
+    list_display = ["name", "organization", "type", "current_version_number", "updated_at"]
+    list_filter = ["type", ("organization", OrganizationListFilter)]
+    search_fields = ["name", "description"]
+    list_select_related = ["organization"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_version_stats()
+
+    @admin.display(description="current version", ordering="current_version_number")
+    def current_version_number(self, template):
+        return template.current_version_number
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "name", "type", "description", "config_yaml", "change_summary"]
+        return ["organization", "name", "type", "description"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The organization is chosen once; moving a template would strand its deployments.
+        return ["organization"] if obj is not None else []
+
+    def get_inlines(self, request, obj):
+        return [TemplateVersionInline] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.save_template(obj)
+            changes = {name: form.cleaned_data[name] for name in form.changed_data}
+            audit.record(obj.organization, "template.updated", obj, request=request, changes=changes)
+            return
+        created = services.create_template(
+            obj.organization,
+            name=obj.name,
+            type=obj.type,
+            description=obj.description,
+            author=request.user,
+            config_yaml=form.cleaned_data.get("config_yaml") or None,
+            change_summary=form.cleaned_data.get("change_summary", ""),
+            request=request,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            audit.record(obj.organization, "template.deleted", obj, request=request, changes={"repr": str(obj)})
+            obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for template in queryset:
+            self.delete_model(request, template)
+
+
+@admin.register(TemplateVersion)
+class TemplateVersionAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    """Add a version (validated, numbered and audited by `create_version`); view existing ones."""
+
+    form = TemplateVersionForm
+    list_display = ["template", "number", short_sha256, "author", "created_at", "change_summary"]
+    list_filter = [("template__organization", OrganizationListFilter)]
+    search_fields = ["template__name", "change_summary"]
+    list_select_related = ["template", "author"]
+    view_fields = ["template", "number", "sha256", "author", "created_at", "change_summary", "config_yaml"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["template", "config_yaml", "change_summary"]
+        return self.view_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.view_fields if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "template":
+            kwargs["queryset"] = ConfigTemplate.objects.for_user(request.user, min_role=self.write_role)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Versions are immutable: nobody changes them, superusers included. Deleting the
+    # template is how versions go away.
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        version = services.create_version(
+            form.cleaned_data["template"],
+            config_yaml=form.cleaned_data["config_yaml"],
+            change_summary=form.cleaned_data["change_summary"],
+            author=request.user,
+            request=request,
+        )
+        # The admin goes on with `obj` (log entry, redirect): make it the saved version.
+        for field in TemplateVersion._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(version, field.attname))
+        obj._state.adding = False

@@ -1,0 +1,116 @@
+"""Serializers of templates and template versions. Writes go through templates_app.services."""
+
+from rest_framework import serializers
+
+from flowgate_site.api.mixins import OrgOwnedSerializer, StrictFieldsMixin
+from templates_app import services
+from templates_app.models import ConfigTemplate, TemplateVersion
+
+
+class ConfigTemplateSerializer(OrgOwnedSerializer):
+    """A template. Its versions are added through its versions endpoint."""
+
+    current_version = serializers.IntegerField(
+        source="current_version_number", read_only=True, allow_null=True, help_text="Highest version number."
+    )
+    version_count = serializers.IntegerField(read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Username of the creator."
+    )
+
+    class Meta:
+        model = ConfigTemplate
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "type",
+            "description",
+            "current_version",
+            "version_count",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        # The name's uniqueness is checked by services.save_template, which names the field.
+        validators = []
+
+    def update(self, instance, validated_data):
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        # Errors of the services (duplicate name, YAML) are Django ValidationErrors naming the
+        # field; the API's exception handler answers them with a 400.
+        return services.save_template(instance)
+
+
+class ConfigTemplateCreateSerializer(ConfigTemplateSerializer):
+    """A new template; `config_yaml` (and `change_summary`), when given, become its version 1."""
+
+    config_yaml = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, help_text="Optional: becomes version 1."
+    )
+    change_summary = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500)
+
+    class Meta(ConfigTemplateSerializer.Meta):
+        fields = ConfigTemplateSerializer.Meta.fields + ["config_yaml", "change_summary"]
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        return services.create_template(
+            validated_data.pop("organization"), author=request.user, request=request, **validated_data
+        )
+
+
+class TemplateVersionListSerializer(serializers.ModelSerializer):
+    """A version without its YAML (lists stay small)."""
+
+    template = serializers.PrimaryKeyRelatedField(read_only=True)
+    author = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Username of the author."
+    )
+
+    class Meta:
+        model = TemplateVersion
+        fields = ["id", "template", "number", "sha256", "change_summary", "author", "created_at"]
+        read_only_fields = fields
+
+
+class TemplateVersionSerializer(StrictFieldsMixin, TemplateVersionListSerializer):
+    """A version with its YAML. Only `config_yaml` and `change_summary` are written, once."""
+
+    class Meta(TemplateVersionListSerializer.Meta):
+        fields = TemplateVersionListSerializer.Meta.fields + ["config_yaml"]
+        read_only_fields = ["id", "template", "number", "sha256", "author", "created_at"]
+        extra_kwargs = {"config_yaml": {"trim_whitespace": False}}
+
+    def create(self, validated_data):
+        request = self.context["request"]
+        return services.create_version(
+            validated_data["template"],
+            config_yaml=validated_data["config_yaml"],
+            change_summary=validated_data.get("change_summary", ""),
+            author=request.user,
+            request=request,
+        )
+
+
+class TemplateDiffQuerySerializer(serializers.Serializer):
+    """The `from` and `to` query parameters of the diff endpoint."""
+
+    def get_fields(self):
+        return {
+            "from": serializers.IntegerField(min_value=1, help_text="Version number to compare from."),
+            "to": serializers.IntegerField(min_value=1, help_text="Version number to compare to."),
+        }
+
+
+class TemplateDiffSerializer(serializers.Serializer):
+    """A unified diff between two versions of a template."""
+
+    def get_fields(self):
+        return {
+            "template": serializers.UUIDField(),
+            "from": serializers.IntegerField(),
+            "to": serializers.IntegerField(),
+            "diff": serializers.CharField(help_text="Unified diff; empty when the versions are identical."),
+        }
