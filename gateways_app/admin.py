@@ -1,0 +1,213 @@
+"""Admin of gateways, tags and tokens. Actions are thin: loop, call a service, report."""
+
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from flowgate_site import audit
+from flowgate_site.admin_mixins import OrgScopedAdminMixin
+from flowgate_site.roles import Role
+from gateways_app import services
+from gateways_app.forms import GatewayForm, RegistrationTokenForm
+from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
+
+REPORTED_FIELDS = [
+    "instance_uid",
+    "hostname",
+    "mode",
+    "status",
+    "last_seen",
+    "agent_type",
+    "agent_version",
+    "capabilities",
+    "agent_description",
+    "health",
+    "effective_config",
+    "effective_config_hash",
+    "remote_config_status",
+    "remote_config_hash",
+    "remote_config_error",
+    "available_components",
+    "desired_config_hash",
+    "created_at",
+    "updated_at",
+]
+
+
+class WritableActionsMixin:
+    """Admin actions act only on rows of organizations where the user has the admin's write role."""
+
+    def writable(self, request, queryset):
+        allowed = self.model.objects.for_user(request.user, min_role=self.write_role)
+        return queryset.filter(pk__in=allowed.values("pk"))
+
+    def has_write_permission(self, request):
+        return self.has_change_permission(request)
+
+
+class AuditedAdminMixin:
+    """Edits and deletions made in the admin go to the audit log, like those made through the API."""
+
+    audit_name = None
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        verb = "updated" if change else "created"
+        changes = {"fields": sorted(form.changed_data)}
+        audit.record(obj.organization, f"{self.audit_name}.{verb}", obj, user=request.user, changes=changes)
+
+    def delete_model(self, request, obj):
+        audit.record(obj.organization, f"{self.audit_name}.deleted", obj, user=request.user, changes={"repr": str(obj)})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(Gateway)
+class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin, admin.ModelAdmin):
+    write_role = Role.ADMIN
+    audit_name = "gateway"
+    form = GatewayForm
+    list_display = [
+        "name",
+        "organization",
+        "status",
+        "mode",
+        "agent_version",
+        "last_seen",
+        "remote_config_status",
+        "tag_list",
+    ]
+    list_filter = [
+        "status",
+        "mode",
+        "remote_config_status",
+        # RelatedOnly: the choices come from the scoped queryset, never from other organizations.
+        ("organization", admin.RelatedOnlyFieldListFilter),
+        ("tags", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["name", "hostname", "instance_uid"]
+    readonly_fields = ["organization", *REPORTED_FIELDS]
+    fields = ["organization", "name", "tags", *REPORTED_FIELDS]
+    filter_horizontal = ["tags"]
+    actions = ["mark_offline", "revoke_tokens"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization").prefetch_related("tags")
+
+    def has_add_permission(self, request, *args):
+        # Gateways come from enrollment with a registration token.
+        return False
+
+    @admin.display(description="tags")
+    def tag_list(self, obj):
+        return ", ".join(str(tag) for tag in obj.tags.all())
+
+    @admin.action(description="Mark offline", permissions=["write"])
+    def mark_offline(self, request, queryset):
+        count = services.mark_offline(self.writable(request, queryset), request.user)
+        self.message_user(request, f"{count} gateway(s) marked offline.")
+
+    @admin.action(description="Revoke OpAMP tokens", permissions=["write"])
+    def revoke_tokens(self, request, queryset):
+        total = 0
+        for gateway in self.writable(request, queryset):
+            total += services.revoke_opamp_tokens(gateway, request.user)
+        self.message_user(request, f"{total} OpAMP token(s) revoked.")
+
+
+@admin.register(Tag)
+class TagAdmin(OrgScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    audit_name = "tag"
+    list_display = ["key", "value", "organization"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["key", "value"]
+
+
+@admin.register(RegistrationToken)
+class RegistrationTokenAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin, admin.ModelAdmin):
+    write_role = Role.ADMIN
+    audit_name = "registration_token"
+    form = RegistrationTokenForm
+    list_display = ["name", "organization", "state", "uses", "max_uses", "expires_at", "created_by"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name"]
+    filter_horizontal = ["tags"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization", "created_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # The JWT already carries its expiry and audience: they cannot change after signing.
+        return ["organization", "jti", "uses", "expires_at", "revoked_at", "created_by", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "name", "max_uses", "expires_at", "tags"]
+        return ["organization", "name", "max_uses", "tags", *self.get_readonly_fields(request, obj)]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        expires_at = form.cleaned_data.get("expires_at")
+        ttl = expires_at - timezone.now() if expires_at else None
+        raw = services.save_new_registration_token(
+            obj, created_by=request.user, ttl=ttl, tags=form.cleaned_data.get("tags", [])
+        )
+        self.message_user(
+            request, f"Registration token created. Copy it now, it is not shown again: {raw}", messages.WARNING
+        )
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return obj.state()
+
+    @admin.action(description="Revoke", permissions=["write"])
+    def revoke(self, request, queryset):
+        rows = list(self.writable(request, queryset))
+        for row in rows:
+            services.revoke_registration_token(row, request.user)
+        self.message_user(request, f"{len(rows)} registration token(s) revoked.")
+
+
+@admin.register(OpAMPToken)
+class OpAMPTokenAdmin(OrgScopedAdminMixin, WritableActionsMixin, admin.ModelAdmin):
+    """Read-only: OpAMP tokens are issued by enrollment and re-issue, and only revoked here."""
+
+    write_role = Role.ADMIN
+    list_display = ["__str__", "gateway", "organization_name", "issued_at", "expires_at", "revoked_at"]
+    list_filter = [("gateway__organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["gateway__name", "jti"]
+    readonly_fields = ["gateway", "jti", "issued_at", "expires_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("gateway__organization")
+
+    @admin.display(description="organization")
+    def organization_name(self, obj):
+        return obj.gateway.organization
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_write_permission(self, request):
+        return OrgScopedAdminMixin.has_change_permission(self, request)
+
+    @admin.action(description="Revoke", permissions=["write"])
+    def revoke(self, request, queryset):
+        rows = list(self.writable(request, queryset))
+        for row in rows:
+            services.revoke_opamp_token(row, request.user)
+        self.message_user(request, f"{len(rows)} OpAMP token(s) revoked.")

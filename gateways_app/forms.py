@@ -1,0 +1,52 @@
+"""Forms of the gateways app, shared by the admin and the pages."""
+
+from django import forms
+from django.utils import timezone
+
+from gateways_app.models import Gateway, RegistrationToken
+
+
+class SameOrgTagsMixin:
+    """The chosen tags must belong to the object's organization."""
+
+    def clean(self):
+        cleaned = super().clean()
+        org = cleaned.get("organization")
+        org_id = org.pk if org is not None else self.instance.organization_id
+        for tag in cleaned.get("tags") or []:
+            if tag.organization_id != org_id:
+                self.add_error("tags", f"The tag {tag} belongs to another organization.")
+                break
+        return cleaned
+
+
+class GatewayForm(SameOrgTagsMixin, forms.ModelForm):
+    """What people may change on a gateway: its name and tags (the rest is reported by it)."""
+
+    class Meta:
+        model = Gateway
+        fields = ["name", "tags"]
+
+
+class RegistrationTokenForm(SameOrgTagsMixin, forms.ModelForm):
+    """Create (or, for name, max uses and tags, edit) a registration token."""
+
+    expires_at = forms.DateTimeField(
+        required=False, help_text="Leave empty for the organization's registration token lifetime."
+    )
+
+    class Meta:
+        model = RegistrationToken
+        fields = ["organization", "name", "max_uses", "expires_at", "tags"]
+
+    def clean_expires_at(self):
+        value = self.cleaned_data["expires_at"]
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("Choose a time in the future.")
+        return value
+
+    def clean_max_uses(self):
+        value = self.cleaned_data["max_uses"]
+        if self.instance.pk and value is not None and value < self.instance.uses:
+            raise forms.ValidationError(f"The token has already been used {self.instance.uses} time(s).")
+        return value

@@ -1,0 +1,300 @@
+"""Services of the gateways app: tokens, enrollment and gateway state changes.
+
+Every function here that changes state writes an audit entry. Functions accept `now=`
+so that tests can fix the clock.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from flowgate_site import audit
+from flowgate_site.services import get_org_settings
+from gateways_app import tokens
+from gateways_app.models import Gateway, GatewayMode, GatewayStatus, OpAMPToken, RegistrationToken, Tag
+from gateways_app.signals import opamp_tokens_revoked
+
+
+class EnrollmentConflict(Exception):
+    """Enrollment would clash with an existing gateway. `str(error)` is safe to show."""
+
+
+def parse_tag(text):
+    """("key", "value") from "key=value"; ValidationError naming the problem otherwise."""
+    if not isinstance(text, str) or "=" not in text:
+        raise ValidationError(f"Tags are written 'key=value'; got {str(text)[:80]!r}.")
+    key, value = text.split("=", 1)
+    tag = Tag(key=key.strip(), value=value.strip())
+    try:
+        tag.clean_fields(exclude=["organization"])
+    except ValidationError as error:
+        raise ValidationError(f"{text[:80]!r}: " + " ".join(error.messages)) from None
+    return tag.key, tag.value
+
+
+def get_or_create_tags(org, pairs):
+    """The org's Tag rows for (key, value) pairs, creating the missing ones."""
+    return [Tag.objects.get_or_create(organization=org, key=key, value=value)[0] for key, value in pairs]
+
+
+def _as_timedelta(ttl):
+    if ttl is None or isinstance(ttl, timedelta):
+        return ttl
+    return timedelta(seconds=int(ttl))
+
+
+def resolve_tags(org, tags):
+    """Tag rows of `org` from Tag rows and/or "key=value" strings (missing ones are created).
+
+    A Tag row of another organization is a ValidationError.
+    """
+    rows = []
+    for tag in tags:
+        if isinstance(tag, Tag):
+            if tag.organization_id != org.pk:
+                raise ValidationError({"tags": f"Tag {tag} belongs to another organization."})
+            rows.append(tag)
+        else:
+            rows.extend(get_or_create_tags(org, [parse_tag(tag)]))
+    return rows
+
+
+@transaction.atomic
+def save_new_registration_token(row, *, created_by, ttl=None, tags=(), now=None):
+    """Sign and save an unsaved RegistrationToken (organization, name, max_uses set); return the JWT.
+
+    `ttl` (timedelta or seconds) defaults to the organization's registration token lifetime.
+    `tags` are Tag rows of the organization or "key=value" strings; gateways enrolled with
+    this token get them.
+    """
+    now = now or timezone.now()
+    org = row.organization
+    ttl = _as_timedelta(ttl) or timedelta(hours=get_org_settings(org).registration_token_lifetime_hours)
+    if ttl <= timedelta(0):
+        raise ValidationError({"ttl": "The lifetime must be positive."})
+    if row.max_uses is None or row.max_uses < 1:
+        raise ValidationError({"max_uses": "A registration token allows at least one use."})
+    tags = resolve_tags(org, tags)
+    issued_at, row.expires_at = tokens.token_times(now, ttl)
+    row.jti = tokens.new_jti()
+    row.created_by = created_by
+    row.save()
+    row.tags.set(tags)
+    audit.record(
+        org,
+        "registration_token.created",
+        row,
+        user=created_by,
+        changes={"max_uses": row.max_uses, "expires_at": row.expires_at.isoformat(), "tags": sorted(map(str, tags))},
+    )
+    return tokens.encode(
+        audience=tokens.AUD_REGISTRATION,
+        subject=row.pk,
+        org_id=org.pk,
+        jti=row.jti,
+        issued_at=issued_at,
+        expires_at=row.expires_at,
+    )
+
+
+@transaction.atomic
+def create_registration_token(org, *, name, created_by, ttl=None, max_uses=1, tags=(), now=None):
+    """Create a registration token; returns (RegistrationToken, jwt). The JWT is shown once, never stored."""
+    row = RegistrationToken(organization=org, name=name, max_uses=max_uses)
+    raw = save_new_registration_token(row, created_by=created_by, ttl=ttl, tags=tags, now=now)
+    return row, raw
+
+
+@transaction.atomic
+def revoke_registration_token(row, user, now=None):
+    """Revoke a registration token (no-op if already revoked). Returns the row."""
+    locked = RegistrationToken.objects.select_for_update().get(pk=row.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = now or timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        audit.record(locked.organization, "registration_token.revoked", locked, user=user)
+    row.revoked_at = locked.revoked_at
+    return row
+
+
+def _issue(gateway, now):
+    lifetime = timedelta(days=get_org_settings(gateway.organization).opamp_token_lifetime_days)
+    issued_at, expires_at = tokens.token_times(now, lifetime)
+    row = OpAMPToken.objects.create(gateway=gateway, jti=tokens.new_jti(), issued_at=issued_at, expires_at=expires_at)
+    raw = tokens.encode(
+        audience=tokens.AUD_OPAMP,
+        subject=gateway.pk,
+        org_id=gateway.organization_id,
+        jti=row.jti,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+    return row, raw
+
+
+def _revoke_all(gateway, now):
+    count = OpAMPToken.objects.filter(gateway=gateway, revoked_at__isnull=True).update(revoked_at=now)
+    if count:
+        # Lets the OpAMP server close the gateway's open connections once the revocation is committed.
+        gateway_id = gateway.pk
+        transaction.on_commit(lambda: opamp_tokens_revoked.send(sender=Gateway, gateway_id=gateway_id))
+    return count
+
+
+@transaction.atomic
+def issue_opamp_token(gateway, now=None, *, user=None):
+    """Issue a new OpAMP token (older ones stay valid); returns (OpAMPToken, jwt)."""
+    row, raw = _issue(gateway, now or timezone.now())
+    audit.record(gateway.organization, "gateway.token_issued", gateway, user=user, changes={"token": str(row.pk)})
+    return row, raw
+
+
+@transaction.atomic
+def revoke_opamp_tokens(gateway, user, now=None):
+    """Revoke every live OpAMP token of the gateway; returns how many were revoked."""
+    count = _revoke_all(gateway, now or timezone.now())
+    audit.record(gateway.organization, "gateway.tokens_revoked", gateway, user=user, changes={"revoked": count})
+    return count
+
+
+@transaction.atomic
+def revoke_opamp_token(row, user, now=None):
+    """Revoke one OpAMP token (no-op if already revoked). Returns the row."""
+    updated = OpAMPToken.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    row.refresh_from_db(fields=["revoked_at"])
+    if updated:
+        gateway_id = row.gateway_id
+        transaction.on_commit(lambda: opamp_tokens_revoked.send(sender=Gateway, gateway_id=gateway_id))
+        audit.record(
+            row.gateway.organization, "gateway.token_revoked", row.gateway, user=user, changes={"token": str(row.pk)}
+        )
+    return row
+
+
+@transaction.atomic
+def reissue_opamp_token(gateway, user, now=None):
+    """Revoke the gateway's OpAMP tokens and issue a new one; returns (OpAMPToken, jwt)."""
+    now = now or timezone.now()
+    revoked = _revoke_all(gateway, now)
+    row, raw = _issue(gateway, now)
+    changes = {"revoked": revoked, "token": str(row.pk)}
+    audit.record(gateway.organization, "gateway.token_reissued", gateway, user=user, changes=changes)
+    return row, raw
+
+
+@transaction.atomic
+def mark_offline(gateways, user):
+    """Set the gateways offline (e.g. ones known to be gone); returns how many changed."""
+    changed = 0
+    for gateway in gateways:
+        if gateway.status == GatewayStatus.OFFLINE:
+            continue
+        previous = gateway.status
+        gateway.status = GatewayStatus.OFFLINE
+        gateway.save(update_fields=["status", "updated_at"])
+        changes = {"status": {"from": previous, "to": GatewayStatus.OFFLINE}}
+        audit.record(gateway.organization, "gateway.marked_offline", gateway, user=user, changes=changes)
+        changed += 1
+    return changed
+
+
+@dataclass
+class Enrollment:
+    """What `enroll()` returns: the gateway, its new OpAMP token and the token's JWT (shown once)."""
+
+    gateway: Gateway
+    opamp_token: OpAMPToken
+    opamp_jwt: str
+    re_enrolled: bool
+
+
+def enroll(
+    raw_token,
+    *,
+    name,
+    hostname="",
+    mode=GatewayMode.SUPERVISOR,
+    instance_uid=None,
+    tags=(),
+    ip=None,
+    now=None,
+    agent_type="",
+    agent_version="",
+):
+    """Enroll a gateway with a registration JWT; returns an Enrollment.
+
+    Creates the gateway in the token's organization, or re-enrolls the gateway of that
+    organization with the same name or the same instance_uid (its old OpAMP tokens are
+    revoked, its tags kept and added to). `tags` are "key=value" strings; the token's own
+    tags are added. Without `instance_uid`, a re-enrolled gateway's uid is cleared: the
+    OpAMP server records the one the agent presents on its first connection.
+    `agent_type`/`agent_version`, when given, are recorded until the agent reports its own.
+
+    Raises TokenError (refused token), EnrollmentConflict or ValidationError; in every case
+    nothing is written (the token's use count included).
+    """
+    now = now or timezone.now()
+    pairs = [parse_tag(text) for text in tags]
+    with transaction.atomic():
+        token = tokens.verify_registration_token(raw_token, now, lock=True)
+        token.uses += 1
+        token.save(update_fields=["uses"])
+        org = token.organization
+        gateway = _find_existing(org, name, instance_uid)
+        re_enrolled = gateway is not None
+        gateway = gateway or Gateway(organization=org)
+        _apply_enrollment(
+            gateway,
+            name=name,
+            hostname=hostname,
+            mode=mode,
+            instance_uid=instance_uid,
+            agent_type=agent_type,
+            agent_version=agent_version,
+        )
+        if re_enrolled:
+            _revoke_all(gateway, now)
+        gateway.tags.add(*get_or_create_tags(org, pairs), *token.tags.all())
+        opamp_token, opamp_jwt = _issue(gateway, now)
+        action = "gateway.re_enrolled" if re_enrolled else "gateway.enrolled"
+        changes = {"registration_token": str(token.pk), "hostname": hostname, "mode": mode}
+        audit.record(org, action, gateway, gateway=gateway, ip=ip, changes=changes)
+    return Enrollment(gateway, opamp_token, opamp_jwt, re_enrolled)
+
+
+def _find_existing(org, name, instance_uid):
+    """The gateway a re-enrollment refers to, or None; EnrollmentConflict when ambiguous."""
+    candidates = Gateway.objects.select_for_update().filter(organization=org, name=name)
+    by_name = candidates.first()
+    by_uid = None
+    if instance_uid is not None:
+        by_uid = Gateway.objects.select_for_update().filter(instance_uid=instance_uid).first()
+        if by_uid is not None and by_uid.organization_id != org.pk:
+            raise EnrollmentConflict("This instance_uid is already enrolled in another organization.")
+    if by_name is not None and by_uid is not None and by_name.pk != by_uid.pk:
+        raise EnrollmentConflict(
+            f"The name {name!r} and this instance_uid belong to two different gateways; "
+            "rename the gateway or give the instance_uid of the gateway with that name."
+        )
+    return by_name or by_uid
+
+
+def _apply_enrollment(gateway, *, name, hostname, mode, instance_uid, agent_type="", agent_version=""):
+    gateway.name = name
+    gateway.hostname = hostname or ""
+    gateway.mode = mode
+    gateway.instance_uid = instance_uid
+    if agent_type:
+        gateway.agent_type = agent_type
+    if agent_version:
+        gateway.agent_version = agent_version
+    gateway.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        # A savepoint: a racing enrollment of the same name or uid (with another token) is a conflict.
+        with transaction.atomic():
+            gateway.save()
+    except IntegrityError:
+        raise EnrollmentConflict("Another gateway with this name or instance_uid was enrolled at the same time.")
