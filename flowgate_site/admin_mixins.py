@@ -1,15 +1,31 @@
 """Admin scoping: a staff user who is not a superuser sees and edits only the objects of
 organizations they belong to, within the limits of their role (viewers read only)."""
 
+from django.contrib import admin
+
 from flowgate_site.models import Organization
 from flowgate_site.querysets import OrgQuerySet
 from flowgate_site.roles import Role, has_role
+
+
+class OrganizationListFilter(admin.RelatedFieldListFilter):
+    """The organization filter, listing only the caller's organizations (not every tenant)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(org.pk, str(org)) for org in Organization.objects.for_user(request.user)]
 
 
 class OrgScopedAdminMixin:
     """Mix into a ModelAdmin of an org-owned model (its manager built on OrgQuerySet)."""
 
     write_role = Role.EDITOR
+
+    def get_list_filter(self, request):
+        # A plain "organization" filter would list every tenant's name: scope it.
+        return [
+            ("organization", OrganizationListFilter) if item == "organization" else item
+            for item in super().get_list_filter(request)
+        ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).for_user(request.user)

@@ -5,18 +5,10 @@ from django.contrib import admin
 from django.db import transaction
 
 from flowgate_site import audit
-from flowgate_site.admin_mixins import OrgScopedAdminMixin
-from flowgate_site.models import Organization
+from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
 from templates_app import services
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
 from templates_app.models import ConfigTemplate, TemplateVersion
-
-
-class OrganizationListFilter(admin.RelatedFieldListFilter):
-    """The organization filter, listing only the caller's organizations (not every tenant)."""
-
-    def field_choices(self, field, request, model_admin):
-        return [(org.pk, str(org)) for org in Organization.objects.for_user(request.user)]
 
 
 @admin.display(description="sha256")
@@ -51,7 +43,7 @@ class TemplateVersionInline(admin.TabularInline):
 class ConfigTemplateAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     form = ConfigTemplateForm
     list_display = ["name", "organization", "type", "current_version_number", "updated_at"]
-    list_filter = ["type", ("organization", OrganizationListFilter)]
+    list_filter = ["type", "organization"]
     search_fields = ["name", "description"]
     list_select_related = ["organization"]
 

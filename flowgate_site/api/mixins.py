@@ -1,5 +1,6 @@
 """Building blocks every FlowGate viewset and serializer uses."""
 
+from django.db import transaction
 from rest_framework import serializers
 
 from flowgate_site.api.permissions import write_role_of
@@ -128,5 +129,7 @@ class AuditedMixin:
         self._audit("updated", obj, changed)
 
     def perform_destroy(self, instance):
-        self._audit("deleted", instance, {"repr": str(instance)})
-        instance.delete()
+        # One transaction: a delete refused (e.g. ProtectedError) leaves no "deleted" entry behind.
+        with transaction.atomic():
+            self._audit("deleted", instance, {"repr": str(instance)})
+            instance.delete()

@@ -1,6 +1,5 @@
 """API of templates, their immutable versions and diffs between versions."""
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
@@ -55,11 +54,6 @@ class ConfigTemplateViewSet(OrgScopedMixin, AuditedMixin, viewsets.ModelViewSet)
     def perform_update(self, serializer):
         super().perform_update(serializer)
         self._reload(serializer)
-
-    def perform_destroy(self, instance):
-        # All or nothing: a ProtectedError (409) must not leave a "deleted" audit entry behind.
-        with transaction.atomic():
-            super().perform_destroy(instance)
 
     @extend_schema(
         parameters=[TemplateDiffQuerySerializer],
