@@ -23,6 +23,12 @@ def pytest_configure(config):
             raise pytest.UsageError(f"CI=true but {', '.join(missing)} is not set")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness costs ~0.3 s per user created; tests do not need it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def org(db):
     return create_organization("acme", "Acme")
