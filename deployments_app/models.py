@@ -6,8 +6,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from deployments_app.querysets import DeploymentQuerySet
 from flowgate_site.models import OrgOwnedModel, Strategy
-from flowgate_site.querysets import OrgQuerySet, child_queryset
+from flowgate_site.querysets import child_queryset
 
 
 class DeploymentStatus(models.TextChoices):
@@ -64,7 +65,7 @@ class Deployment(OrgOwnedModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = OrgQuerySet.as_manager()
+    objects = DeploymentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,129 @@
+"""Deployment serializers: one shape to read, one to create (deployments are not edited)."""
+
+from rest_framework import serializers
+
+from deployments_app import services
+from deployments_app.models import Deployment, DeploymentTarget
+from flowgate_site.api.mixins import OrgOwnedSerializer, scoped_related
+from gateways_app.models import Gateway
+from templates_app.models import TemplateVersion
+
+
+class DeploymentProgressSerializer(serializers.Serializer):
+    """Targets per status (from DeploymentQuerySet.with_progress())."""
+
+    pending = serializers.IntegerField(source="progress_pending", read_only=True)
+    sent = serializers.IntegerField(source="progress_sent", read_only=True)
+    applied = serializers.IntegerField(source="progress_applied", read_only=True)
+    failed = serializers.IntegerField(source="progress_failed", read_only=True)
+    rolled_back = serializers.IntegerField(source="progress_rolled_back", read_only=True)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    """A deployment as read. The queryset must come from `Deployment.objects.with_progress()`."""
+
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    template = serializers.UUIDField(source="template_version.template_id", read_only=True)
+    template_name = serializers.CharField(source="template_version.template.name", read_only=True)
+    template_version_number = serializers.IntegerField(source="template_version.number", read_only=True)
+    selector_tags = serializers.StringRelatedField(many=True, read_only=True, help_text='"key=value" labels.')
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    target_count = serializers.IntegerField(read_only=True)
+    progress = DeploymentProgressSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "organization",
+            "template",
+            "template_name",
+            "template_version",
+            "template_version_number",
+            "selector_tags",
+            "selector_gateways",
+            "strategy",
+            "batch_size",
+            "batch_percent",
+            "canary_count",
+            "canary_percent",
+            "pause_seconds",
+            "health_window_seconds",
+            "apply_timeout_seconds",
+            "failure_threshold_count",
+            "failure_threshold_percent",
+            "auto_rollback",
+            "status",
+            "target_count",
+            "progress",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentCreateSerializer(OrgOwnedSerializer):
+    """The body of POST /deployments/.
+
+    Settings left out take the organization's defaults; their rules are checked by the service.
+    """
+
+    template_version = scoped_related(TemplateVersion, serializers.PrimaryKeyRelatedField)
+    selector_tags = serializers.ListField(
+        child=serializers.CharField(max_length=130),
+        required=False,
+        help_text='Tags written as "key=value"; a gateway must carry all of them.',
+    )
+    selector_gateways = scoped_related(
+        Gateway,
+        serializers.PrimaryKeyRelatedField,
+        many=True,
+        required=False,
+        help_text="Gateways (ids) targeted whatever their tags.",
+    )
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "organization",
+            "template_version",
+            "selector_tags",
+            "selector_gateways",
+            *services.PARAM_FIELDS,
+        ]
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        # Tags are looked up in the deployment's organization, known only now.
+        attrs["selector_tags"] = services.find_tags(attrs["organization"], attrs.get("selector_tags", []))
+        return attrs
+
+    def create(self, validated_data):
+        return services.create_deployment(
+            validated_data.pop("organization"),
+            user=self.context["request"].user,
+            request=self.context["request"],
+            **validated_data,
+        )
+
+
+class DeploymentTargetSerializer(serializers.ModelSerializer):
+    gateway_name = serializers.CharField(source="gateway.name", read_only=True)
+
+    class Meta:
+        model = DeploymentTarget
+        fields = [
+            "id",
+            "deployment",
+            "gateway",
+            "gateway_name",
+            "status",
+            "batch",
+            "error",
+            "previous_config_hash",
+            "sent_at",
+            "applied_at",
+        ]
+        read_only_fields = fields
