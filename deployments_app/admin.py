@@ -7,7 +7,7 @@ from django.contrib import admin
 from deployments_app import services
 from deployments_app.forms import DeploymentForm
 from deployments_app.models import Deployment, DeploymentTarget, TargetStatus
-from flowgate_site.admin_mixins import OrgScopedAdminMixin
+from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
 
 SETTINGS_FIELDS = [
     "strategy",
@@ -73,7 +73,7 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["status", "strategy", ("organization", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", "strategy", "organization"]  # scoped by OrgScopedAdminMixin
     list_select_related = ["template_version__template", "organization", "created_by"]
     search_fields = ["template_version__template__name"]
     filter_horizontal = ["selector_tags", "selector_gateways"]
@@ -128,7 +128,7 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
 @admin.register(DeploymentTarget)
 class DeploymentTargetAdmin(ReadOnlyMixin, OrgScopedAdminMixin, admin.ModelAdmin):
     list_display = ["gateway", "deployment", "status", "batch", "sent_at", "applied_at"]
-    list_filter = ["status", ("deployment__organization", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", ("deployment__organization", OrganizationListFilter)]
     list_select_related = ["gateway", "deployment__template_version__template"]
     search_fields = ["gateway__name", "deployment__template_version__template__name"]
     fields = [

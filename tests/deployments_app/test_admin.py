@@ -143,3 +143,13 @@ def test_the_detail_page_shows_progress_and_targets(alice, org, version, fleet):
     response = admin_client(alice).get(f"{LIST_URL}{deployment.pk}/change/")
     assert b"3 targets: 3 pending, 0 sent, 0 applied, 0 failed, 0 rolled back" in response.content
     assert b"eu-2" in response.content
+
+
+def test_the_target_organization_filter_lists_only_the_users_orgs(
+    bob, alice, charlie, org, other_org, version, other_version, fleet
+):
+    deploy(org, version, alice)
+    make_gateway(other_org, "globex-1", "env=prod")
+    deploy(other_org, other_version, charlie)
+    response = admin_client(bob).get("/admin/deployments_app/deploymenttarget/")
+    assert b"Globex" not in response.content
