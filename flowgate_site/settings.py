@@ -225,9 +225,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TemplateTypeEnum": "templates_app.models.TemplateType"},
     # Choice sets used by several serializers get one name each in the schema.
     "ENUM_NAME_OVERRIDES": {
+        "TemplateTypeEnum": "templates_app.models.TemplateType",
         "StrategyEnum": "flowgate_site.models.Strategy",
         "DeploymentStatusEnum": "deployments_app.models.DeploymentStatus",
         "TargetStatusEnum": "deployments_app.models.TargetStatus",
