@@ -14,21 +14,33 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 DEPLOY_ENV := DEBUG=false SECRET_KEY=deploy-check-$$(date +%s)-a-long-random-secret-key-for-check-only \
 	JWT_SIGNING_KEY=deploy-check-jwt-signing-key-0123456789abcdef ALLOWED_HOSTS=flowgate.example.com SECURE_HSTS_PRELOAD=true
 
-.PHONY: run test lint checks pytest proto clean
+.PHONY: run worker test lint checks pytest proto clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+
+# Runtime packages only, for `make run`.
+$(BIN)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-run: $(BIN)/.installed
+# Runtime plus test and lint tools.
+$(BIN)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(BIN)/.runtime-installed
+
+run: $(BIN)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seeddemo
 	@echo "FlowGate on http://$(HOST):$(PORT)/admin/ (API docs: /api/v1/docs/), OpAMP also on port $(OPAMP_PORT)"
 	$(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST) -e tcp:port=$(OPAMP_PORT):interface=$(HOST) \
 		flowgate_site.asgi:application
+
+# The production shape's background worker (with REDIS_URL set): tasks and the periodic schedule.
+worker: $(BIN)/.runtime-installed
+	$(BIN)/celery -A flowgate_site worker --beat --loglevel INFO
 
 test: $(BIN)/.installed lint checks pytest
 
