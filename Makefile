@@ -35,8 +35,8 @@ run: $(BIN)/.runtime-installed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seeddemo
 	@echo "FlowGate on http://$(HOST):$(PORT)/admin/ (API docs: /api/v1/docs/), OpAMP also on port $(OPAMP_PORT)"
-	$(BIN)/daphne -e tcp:port=$(PORT):interface=$(HOST) -e tcp:port=$(OPAMP_PORT):interface=$(HOST) \
-		flowgate_site.asgi:application
+	$(BIN)/python -m flowgate_site.serve -e tcp:port=$(PORT):interface=$(HOST) \
+		-e tcp:port=$(OPAMP_PORT):interface=$(HOST) flowgate_site.asgi:application
 
 # The production shape's background worker (with REDIS_URL set): tasks and the periodic schedule.
 worker: $(BIN)/.runtime-installed

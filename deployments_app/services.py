@@ -16,6 +16,7 @@ from flowgate_site import audit
 from flowgate_site.models import Strategy
 from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway, Tag
+from opamp_app.push import notify_config_changed
 
 NO_TARGETS = "The selector matches no gateway."
 
@@ -212,15 +213,21 @@ def check_deployment(org, *, template_version, selector_tags=(), selector_gatewa
 def assign_desired_config(gateways, version, *, now=None):
     """Make `version` the config the `gateways` (a queryset) should run, in one UPDATE.
 
-    This is the single place where gateways' desired configs change: the OpAMP work extends
-    it to push the new config to connected gateways once the transaction commits.
+    This is the single place where gateways' desired configs change. Once the transaction
+    commits, the new config is pushed to the gateways' open OpAMP connections, wherever they
+    are (opamp_app.push); agents polling over HTTP get it on their next poll.
     Returns the number of gateways updated.
     """
-    return gateways.update(
+    gateway_ids = list(gateways.values_list("pk", flat=True))
+    updated = gateways.update(
         desired_config=version.config_yaml,
         desired_config_hash=version.sha256,
         updated_at=now or timezone.now(),
     )
+    # robust: a channel layer failure must not fail the committed request; the agents still get
+    # the config when they reconnect.
+    transaction.on_commit(lambda: notify_config_changed(gateway_ids), robust=True)
+    return updated
 
 
 def _create_targets(deployment, gateways):

@@ -239,6 +239,23 @@ FLOWGATE_MAX_CONFIG_BYTES = env_int("FLOWGATE_MAX_CONFIG_BYTES", 1024 * 1024)
 # The address gateways use to reach this portal (enrollment answers with it).
 FLOWGATE_PUBLIC_URL = env_str("FLOWGATE_PUBLIC_URL", "")
 FLOWGATE_OPAMP_PATH = "/v1/opamp"
+# OpAMP transports (docs/opamp.md). Largest AgentToServer/ServerToAgent message, WebSocket or HTTP body
+# (after gzip decompression); `python -m flowgate_site.serve` gives Daphne the same WebSocket limit.
+FLOWGATE_OPAMP_MAX_MESSAGE_BYTES = env_int("FLOWGATE_OPAMP_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)
+# Plain-HTTP requests handled at once per server process; more are answered 503 + Retry-After.
+FLOWGATE_OPAMP_HTTP_MAX_INFLIGHT = env_int("FLOWGATE_OPAMP_HTTP_MAX_INFLIGHT", 256)
+FLOWGATE_OPAMP_RETRY_AFTER_SECONDS = env_int("FLOWGATE_OPAMP_RETRY_AFTER_SECONDS", 30)
+# How long a plain-HTTP agent's session (sequence number, what was sent) is kept between polls.
+FLOWGATE_OPAMP_HTTP_SESSION_SECONDS = env_int("FLOWGATE_OPAMP_HTTP_SESSION_SECONDS", 600)
+# How often each server process re-checks the tokens of its open WebSockets (revoked or expired
+# ones are closed), and writes last_seen of the gateways connected to it or polling it.
+FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS = env_int("FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS", 3)
+FLOWGATE_OPAMP_PRESENCE_SECONDS = env_int("FLOWGATE_OPAMP_PRESENCE_SECONDS", 15)
+
+CELERY_BEAT_SCHEDULE = {
+    # Plain-HTTP agents have no connection whose end says they are gone: three missed heartbeats do.
+    "mark-stale-gateways-offline": {"task": "opamp_app.tasks.mark_stale_gateways_offline", "schedule": 30.0},
+}
 
 # Defaults for newly created organizations (each org can change its own).
 FLOWGATE_DEFAULT_OPAMP_TOKEN_LIFETIME = timedelta(days=365)

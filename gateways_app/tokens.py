@@ -137,12 +137,14 @@ def verify_registration_token(raw, now=None, *, lock=False):
 
 
 def verify_opamp_token(raw, now=None):
-    """The live OpAMPToken for an OpAMP JWT, with `.gateway` and `.gateway.organization` loaded.
+    """The live OpAMPToken for an OpAMP JWT, with `.gateway`, its organization and settings loaded.
 
     One database query: it runs on every OpAMP connection and plain-HTTP OpAMP request.
     """
     now = now or timezone.now()
     claims = decode(raw, AUD_OPAMP, now)
-    row = OpAMPToken.objects.select_related("gateway__organization").filter(jti=claims["jti"]).first()
+    # The organization's settings come along (heartbeat interval): the OpAMP server needs nothing else.
+    rows = OpAMPToken.objects.select_related("gateway__organization__settings")
+    row = rows.filter(jti=claims["jti"]).first()
     _check_row(row, claims, now, owner_id=row.gateway_id if row else None)
     return row

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class OpampConfig(AppConfig):
     name = "opamp_app"
     verbose_name = "Opamp"
+
+    def ready(self):
+        from gateways_app.signals import opamp_tokens_revoked
+        from opamp_app.push import on_tokens_revoked
+
+        opamp_tokens_revoked.connect(on_tokens_revoked, dispatch_uid="opamp_app.push.on_tokens_revoked")

@@ -150,6 +150,16 @@ class Result:
     config_sent: bool = False
 
 
+def apply_changes(state: GatewayState, changes: dict) -> GatewayState:
+    """The state after `changes` (a Result.changes) were saved: what a transport keeps in memory."""
+    if not changes:
+        return state
+    values = dict(changes)
+    if "instance_uid" in values:
+        values["instance_uid"] = values["instance_uid"].bytes
+    return replace(state, **values)
+
+
 def process(
     message: opamp_pb2.AgentToServer, state: GatewayState, session: Session | None = None, *, now=None
 ) -> Result:

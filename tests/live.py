@@ -1,19 +1,22 @@
-"""Real server processes for end-to-end tests: Daphne (and later Celery) against the test database.
+"""Real server processes for end-to-end tests: Daphne and a Celery worker against the test database.
 
 The processes share the test database, so tests using them need `django_db(transaction=True)`
 (data must be committed to be seen) and PostgreSQL (an in-memory SQLite test database cannot be
-shared). Without PostgreSQL they skip locally; with CI=true they fail instead.
+shared). Without PostgreSQL they skip locally; with CI=true they fail instead. The same holds
+for Redis (`redis_url()`), which processes need to reach each other (channel layer, broker).
 """
 
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,18 +40,68 @@ def test_database_url():
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+def redis_url():
+    """REDIS_URL of this run; skips the test without one, or fails it when CI=true."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        message = "this test needs Redis to connect processes (set REDIS_URL)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
 def server_env(**extra):
+    """The environment of a server process: this run's test database and Redis key prefix."""
     env = dict(os.environ)
     env["DATABASE_URL"] = test_database_url()
+    env["REDIS_KEY_PREFIX"] = settings.REDIS_KEY_PREFIX
     env.update({key: str(value) for key, value in extra.items()})
     return env
+
+
+class Output:
+    """Collects a process's output in a thread, so that a full pipe never blocks the process."""
+
+    def __init__(self, stream):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line)
+
+    def text(self):
+        return "".join(self.lines)
+
+    def wait_for(self, needle, process, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.text():
+                return
+            if process.poll() is not None:
+                raise RuntimeError(f"process exited with {process.returncode}: {self.text()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"no {needle!r} in the output after {timeout}s: {self.text()}")
+
+
+def stop_process(process, output):
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    output.thread.join(timeout=5)
+    return output.text()
 
 
 def wait_for_port(port, process, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()}")
+            raise RuntimeError(f"server exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -57,34 +110,60 @@ def wait_for_port(port, process, timeout=30):
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
+def start(command, env):
+    process = subprocess.Popen(  # noqa: S603  (our own interpreter and modules)
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, Output(process.stdout)
+
+
 class Daphne:
-    """Daphne serving flowgate_site.asgi on one or more local ports."""
+    """Daphne serving flowgate_site.asgi on one or more local ports, as `make run` starts it."""
 
     def __init__(self, ports, **env):
         self.ports = ports
         endpoints = []
         for port in ports:
             endpoints += ["-e", f"tcp:port={port}:interface=127.0.0.1"]
-        self.process = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", "daphne", *endpoints, "flowgate_site.asgi:application"],
-            cwd=ROOT,
-            env=server_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for port in ports:
-            wait_for_port(port, self.process)
+        command = ["flowgate_site.serve", *endpoints, "flowgate_site.asgi:application"]
+        self.process, self.output = start(command, server_env(**env))
+        try:
+            for port in ports:
+                wait_for_port(port, self.process)
+        except Exception:
+            raise RuntimeError(stop_process(self.process, self.output)) from None
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.ports[0]}"
 
+    @property
+    def ws_url(self):
+        return f"ws://127.0.0.1:{self.ports[0]}"
+
     def stop(self):
-        self.process.terminate()
+        """Stop the server; its output."""
+        return stop_process(self.process, self.output)
+
+
+class CeleryWorker:
+    """A Celery worker (solo pool) consuming `queue` through the Redis broker of this run."""
+
+    def __init__(self, queue, **env):
+        self.queue = queue
+        env = server_env(CELERY_BROKER_URL=redis_url(), CELERY_TASK_ALWAYS_EAGER="false", **env)
+        command = ["celery", "-A", "flowgate_site", "worker", "--pool", "solo", "-Q", queue, "--loglevel", "INFO"]
+        self.process, self.output = start(command, env)
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        return self.process.stdout.read()
+            self.output.wait_for(" ready.", self.process)
+        except Exception:
+            raise RuntimeError(stop_process(self.process, self.output)) from None
+
+    def stop(self):
+        """Stop the worker; its output."""
+        return stop_process(self.process, self.output)

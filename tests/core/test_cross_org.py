@@ -21,7 +21,7 @@ from templates_app.models import ConfigTemplate, TemplateVersion
 
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      grpc: {}\n"
 # Routes with their own authentication, or no data at all.
-NOT_ORG_DATA = {"api-schema", "api-docs", "gateway-register"}
+NOT_ORG_DATA = {"api-schema", "api-docs", "gateway-register", "opamp-http-api"}
 
 
 def api_routes(patterns=None):

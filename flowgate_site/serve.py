@@ -1,0 +1,102 @@
+"""Run FlowGate under Daphne: `python -m flowgate_site.serve [daphne options] flowgate_site.asgi:application`.
+
+Daphne's own command line (every option works the same) with what the OpAMP endpoint needs:
+
+- The WebSocket message and frame limits default to FLOWGATE_OPAMP_MAX_MESSAGE_BYTES instead
+  of Daphne's 1 MiB (`--websocket-max-message-size` still overrides), and a message over the
+  limit is answered with close code 1009 (Message Too Big), as OpAMP asks: Autobahn drops the
+  TCP connection without a close frame by default.
+- The ASGI "websocket.http.response" extension, so that a consumer can refuse a handshake with
+  its own HTTP response: OpAMP wants 401 for a bad token, plain Daphne always answers 403.
+"""
+
+import os
+import sys
+from http import HTTPStatus
+
+# daphne.cli imports daphne.server first, which installs Twisted's asyncio reactor.
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
+
+from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
+
+DENIAL_EXTENSION = "websocket.http.response"
+
+
+class DenialWebSocketProtocol(WebSocketProtocol):
+    """Daphne's WebSocket protocol plus the ASGI denial response (websocket.http.response.*)."""
+
+    denial = None  # {"status", "headers", "body"} while the application sends its refusal
+
+    def handle_reply(self, message):
+        kind = message.get("type")
+        if kind == "websocket.http.response.start" and self.state == self.STATE_CONNECTING:
+            self.denial = {"status": message["status"], "headers": message.get("headers", []), "body": b""}
+        elif kind == "websocket.http.response.body" and self.denial is not None:
+            self.denial["body"] += message.get("body", b"")
+            if not message.get("more_body", False):
+                self.serverDeny()
+        else:
+            super().handle_reply(message)
+
+    def serverDeny(self):
+        """Like Daphne's serverReject(), with the application's status instead of 403."""
+        status = HTTPStatus(self.denial["status"])
+        self.handshake_deferred.errback(ConnectionDeny(code=status.value, reason=status.phrase))
+        del self.handshake_deferred
+        self.server.protocol_disconnected(self)
+        client = f"{self.client_addr[0]}:{self.client_addr[1]}" if self.client_addr else None
+        self.server.log_action("websocket", "rejected", {"path": self.request.path, "client": client})
+
+    def sendHttpErrorResponse(self, code, reason, responseHeaders=None):
+        """Autobahn's error response carries no body; a denial sends the application's."""
+        if self.denial is None:
+            super().sendHttpErrorResponse(code, reason, responseHeaders)
+            return
+        body = self.denial["body"]
+        lines = [f"HTTP/1.1 {code} {reason}"]
+        lines += [f"{name.decode('latin-1')}: {value.decode('latin-1')}" for name, value in self.denial["headers"]]
+        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+        self.sendData("\r\n".join(lines).encode("latin-1") + body)
+
+
+class FlowGateServer(Server):
+    """Daphne's server with DenialWebSocketProtocol and 1009 closes for oversized messages."""
+
+    def __init__(self, *args, ready_callable=None, **kwargs):
+        self.then_ready = ready_callable
+        super().__init__(*args, ready_callable=self.configure_websockets, **kwargs)
+
+    def configure_websockets(self):
+        # Called by run() once the WebSocket factory exists, before the reactor starts.
+        self.ws_factory.protocol = DenialWebSocketProtocol
+        self.ws_factory.setProtocolOptions(failByDrop=False)
+        if self.then_ready:
+            self.then_ready()
+
+    def create_application(self, protocol, scope):
+        if scope.get("type") == "websocket":
+            scope = {**scope, "extensions": {**scope.get("extensions", {}), DENIAL_EXTENSION: {}}}
+        return super().create_application(protocol, scope)
+
+
+class FlowGateCommandLine(CommandLineInterface):
+    description = "FlowGate: Daphne with the OpAMP WebSocket limits and 401 refusals"
+    server_class = FlowGateServer
+
+    def __init__(self):
+        super().__init__()
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowgate_site.settings")
+        from django.conf import settings
+
+        limit = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
+        self.parser.set_defaults(websocket_max_message_size=limit, websocket_max_frame_size=limit)
+
+
+def main(argv=None):
+    FlowGateCommandLine().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The OpAMP WebSocket endpoint: one consumer per agent connection (docs/opamp.md).
+
+Per connection, in memory: the authenticated Agent, the gateway's GatewayState (loaded with the
+token at connect, then updated with each result's changes) and the protocol Session. Per
+message: decode, protocol.process(), one UPDATE only when something changed (in a worker
+thread), encode, send. No query and no blocking call on the event loop.
+"""
+
+import logging
+from dataclasses import replace
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from gateways_app.tokens import TokenError
+from opamp_app import framing, messages, protocol, push, services
+from opamp_app.presence import CLOSE_TOKEN_REFUSED, registry
+
+logger = logging.getLogger(__name__)
+
+# ASGI extension that lets a WebSocket refusal carry its own HTTP response (see flowgate_site/serve.py).
+DENIAL_EXTENSION = "websocket.http.response"
+CLOSE_MESSAGE_TOO_BIG = 1009
+UNAUTHORIZED_HEADERS = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"www-authenticate", b'Bearer realm="flowgate", error="invalid_token"'),
+]
+
+
+def scope_token(scope) -> str:
+    """The OpAMP token of a WebSocket handshake (Authorization header or `token` query parameter)."""
+    authorization = ""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return services.extract_token(authorization, query.get("token", [""])[0])
+
+
+class OpAMPConsumer(AsyncWebsocketConsumer):
+    """An agent's OpAMP WebSocket: binary messages of a varint header 0 and a protobuf."""
+
+    agent = None  # services.Agent once authenticated
+    said_goodbye = False
+
+    async def dispatch(self, message):
+        # Channels' dispatch() closes stale database connections before every handler: a thread
+        # hop per message. This consumer never touches the ORM on the event loop (its database
+        # calls go through database_sync_to_async, which does that cleanup itself), so skip it.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self):
+        try:
+            authenticate = database_sync_to_async(services.authenticate, thread_sensitive=False)
+            self.agent = await authenticate(scope_token(self.scope))
+        except TokenError as error:
+            await self.refuse(str(error))
+            return
+        self.state = services.load_state(self.agent)
+        self.session = protocol.Session()
+        self.max_bytes = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
+        self.group = push.group_name(self.agent.gateway.pk)
+        await self.accept()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        registry.add(self)
+
+    async def refuse(self, reason: str):
+        """Refuse the handshake: HTTP 401 where the server supports it, else Daphne's 403."""
+        client = (self.scope.get("client") or ["?"])[0]
+        logger.info("OpAMP WebSocket from %s refused: %s", client, reason)
+        if DENIAL_EXTENSION not in self.scope.get("extensions", {}):
+            await self.close()
+            return
+        await self.base_send({"type": "websocket.http.response.start", "status": 401, "headers": UNAUTHORIZED_HEADERS})
+        body = f"OpAMP token refused: {reason}\n".encode()
+        await self.base_send({"type": "websocket.http.response.body", "body": body})
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is None:
+            await self.send_message(messages.bad_request(self.known_uid(), "OpAMP messages are binary frames"))
+            return
+        try:
+            message = framing.decode(bytes_data, max_size=self.max_bytes)
+        except framing.MessageTooBig:
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
+        except framing.FramingError as error:
+            await self.send_message(messages.bad_request(self.known_uid(), str(error)))
+            return
+        await self.handle(message)
+
+    async def handle(self, message):
+        result = protocol.process(message, self.state, self.session, now=timezone.now())
+        if services.needs_write(result):
+            try:
+                result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
+                    self.agent.gateway, result, transport="websocket", first_contact=self.state.last_seen is None
+                )
+            except DatabaseError:
+                await self.unavailable(result)
+                return
+        self.session = result.session
+        self.state = protocol.apply_changes(self.state, result.changes)
+        if result.disconnect:
+            self.said_goodbye = True  # offline is saved; the presence write must not undo it
+            registry.discard(self)
+        await self.send_message(result.reply)
+
+    async def unavailable(self, result):
+        """The database failed: tell the agent to retry later, and ask for its full state then."""
+        logger.exception("could not save the OpAMP report of gateway %s", self.agent.gateway.pk)
+        self.session = replace(result.session, sequence_num=None)
+        retry = settings.FLOWGATE_OPAMP_RETRY_AFTER_SECONDS
+        await self.send_message(messages.unavailable(self.known_uid(), retry_after_seconds=retry))
+
+    def known_uid(self) -> bytes:
+        return (self.state.instance_uid if self.agent else None) or b""
+
+    async def send_message(self, message):
+        try:
+            data = framing.encode(message, max_size=self.max_bytes)
+        except framing.MessageTooBig as error:
+            # The spec: a message over the limit must not be sent; record that it was discarded.
+            logger.error("discarded a message to gateway %s: %s", self.agent.gateway.pk, error)
+            return
+        await self.send(bytes_data=data)
+
+    async def disconnect(self, code):
+        if self.agent is None:
+            return
+        registry.discard(self)
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if not self.said_goodbye and not registry.connected_elsewhere(self):
+            await database_sync_to_async(services.mark_offline, thread_sensitive=False)(self.agent.gateway.pk)
+
+    # Channel-layer events (push.py).
+
+    async def opamp_config_changed(self, event):
+        desired = {"desired_config": event["desired_config"], "desired_config_hash": event["desired_config_hash"]}
+        self.state = replace(self.state, **desired)
+        reply, self.session = protocol.push(self.state, self.session)
+        if reply is not None:
+            await self.send_message(reply)
+
+    async def opamp_tokens_revoked(self, event):
+        live = await database_sync_to_async(services.live_token_ids, thread_sensitive=False)({self.agent.token_id})
+        if not live:
+            registry.discard(self)
+            await self.close(code=CLOSE_TOKEN_REFUSED)
+
+    async def opamp_restart(self, event):
+        if self.state.instance_uid and messages.can_restart(self.state.capabilities):
+            await self.send_message(messages.restart_command(self.state.instance_uid))

@@ -1,0 +1,180 @@
+"""Services of the OpAMP server: the database side of both transports.
+
+Everything here is synchronous ORM code; the transports (consumers.py, views.py) call it through
+`database_sync_to_async`, never on the event loop. The rule that keeps per-message cost flat:
+a connection authenticates once (one query), keeps the gateway's state in memory, and writes
+only when protocol.process() reports a change (`needs_write`). last_seen alone is not such a
+change: presence.py writes it for all live gateways of a process in one statement.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from flowgate_site import audit
+from flowgate_site.models import OrgSettings
+from flowgate_site.services import get_org_settings
+from gateways_app import tokens
+from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
+from opamp_app import protocol
+
+logger = logging.getLogger(__name__)
+
+# HTTP agents are offline once they missed this many heartbeats.
+STALE_HEARTBEATS = 3
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Who is on the other end of an OpAMP connection: what its token resolved to."""
+
+    gateway: Gateway  # with .organization loaded
+    token_id: uuid.UUID
+    token_expires_at: datetime
+    heartbeat_interval_seconds: int
+
+
+def extract_token(authorization: str, query_token: str) -> str:
+    """The token of a request: `Authorization: Bearer <token>`, else the `token` query parameter.
+
+    '' when there is none; an Authorization header of another scheme counts as none.
+    """
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else ""
+    return query_token or ""
+
+
+def authenticate(raw_token, now=None) -> Agent:
+    """The Agent an OpAMP token stands for; gateways_app.tokens.TokenError when refused.
+
+    One query (the token with its gateway, organization and settings). Missing, malformed,
+    expired, revoked and wrong-audience tokens (a registration token) are all refused.
+    """
+    row = tokens.verify_opamp_token(raw_token, now)
+    gateway = row.gateway
+    return Agent(gateway, row.pk, row.expires_at, _heartbeat_interval(gateway.organization))
+
+
+def _heartbeat_interval(org) -> int:
+    try:
+        return org.settings.heartbeat_interval_seconds
+    except ObjectDoesNotExist:  # an organization made without its settings row
+        return get_org_settings(org).heartbeat_interval_seconds
+
+
+def load_state(agent: Agent) -> protocol.GatewayState:
+    """The protocol's view of the agent's gateway (no query: the row came with the token)."""
+    return protocol.GatewayState.from_gateway(
+        agent.gateway, heartbeat_interval_seconds=agent.heartbeat_interval_seconds
+    )
+
+
+def needs_write(result: protocol.Result) -> bool:
+    """Whether the result changes the Gateway row (a refreshed last_seen alone does not count)."""
+    return bool(result.changes.keys() - {"last_seen"})
+
+
+def save_changes(gateway_id, changes: dict) -> None:
+    """Write protocol changes to the Gateway row: one UPDATE, and none when there is nothing to write.
+
+    The single place where per-message state reaches the database.
+    """
+    if changes:
+        Gateway.objects.filter(pk=gateway_id).update(**changes)
+
+
+def save_result(gateway: Gateway, result: protocol.Result, *, transport: str, first_contact: bool = False):
+    """Persist what protocol.process() decided for `gateway`; returns the Result to send.
+
+    A claimed instance_uid is checked against the other gateways first: when one holds it,
+    this gateway gets a fresh uid and the reply tells the agent (two gateways are never merged).
+    `first_contact` (the gateway had never been seen) and uid adoption are audited; nothing else is.
+    """
+    if result.claims_new_uid is not None:
+        result = _adopt_instance_uid(gateway, result)
+    else:
+        save_changes(gateway.pk, result.changes)
+    if first_contact:
+        audit.record(
+            gateway.organization, "gateway.first_connection", gateway, gateway=gateway, changes={"transport": transport}
+        )
+    return result
+
+
+def _adopt_instance_uid(gateway: Gateway, result: protocol.Result) -> protocol.Result:
+    claimed = result.claims_new_uid
+    with transaction.atomic():
+        if Gateway.objects.filter(instance_uid=claimed).exclude(pk=gateway.pk).exists():
+            result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
+        try:
+            with transaction.atomic():
+                save_changes(gateway.pk, result.changes)
+        except IntegrityError:
+            # Another gateway took the same uid between the check and the write.
+            result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
+            save_changes(gateway.pk, result.changes)
+        changes = {"instance_uid": str(result.claims_new_uid)}
+        if result.claims_new_uid != claimed:
+            changes["refused_duplicate"] = str(claimed)
+            logger.warning("gateway %s claimed instance_uid %s held by another gateway", gateway.pk, claimed)
+        audit.record(gateway.organization, "gateway.instance_uid_adopted", gateway, gateway=gateway, changes=changes)
+    return result
+
+
+def mark_offline(gateway_id, now=None) -> bool:
+    """The agent's connection ended: the gateway is offline (one UPDATE). True if it was not already."""
+    now = now or timezone.now()
+    live = Gateway.objects.filter(pk=gateway_id).exclude(status=GatewayStatus.OFFLINE)
+    return bool(live.update(status=GatewayStatus.OFFLINE, last_seen=now))
+
+
+def live_token_ids(token_ids, now=None) -> set:
+    """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired). One query."""
+    now = now or timezone.now()
+    live = OpAMPToken.objects.filter(pk__in=list(token_ids), revoked_at__isnull=True, expires_at__gt=now)
+    return set(live.values_list("pk", flat=True))
+
+
+def touch_gateways(statuses: dict, now=None) -> None:
+    """Record that these gateways are alive now: {gateway id: status its connection reports}.
+
+    One UPDATE per distinct status (online, degraded), for every gateway of a server process.
+    It also puts back the status of a connected gateway that something else marked offline.
+    """
+    now = now or timezone.now()
+    by_status = {}
+    for gateway_id, status in statuses.items():
+        by_status.setdefault(status, []).append(gateway_id)
+    for status, ids in by_status.items():
+        Gateway.objects.filter(pk__in=ids).update(last_seen=now, status=status)
+
+
+def mark_stale_gateways_offline(now=None) -> int:
+    """Set offline the gateways not heard from for three heartbeat intervals; returns how many.
+
+    The interval is the gateway's organization's; the presence write period is added as grace
+    (last_seen of live gateways is written that often, see presence.py). One UPDATE per distinct
+    interval in use, plus one for organizations without a settings row.
+    """
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.FLOWGATE_OPAMP_PRESENCE_SECONDS)
+    live = Gateway.objects.exclude(status=GatewayStatus.OFFLINE)
+    intervals = OrgSettings.objects.values_list("heartbeat_interval_seconds", flat=True).distinct()
+    groups = [(Q(organization__settings__heartbeat_interval_seconds=seconds), seconds) for seconds in intervals]
+    groups.append((Q(organization__settings__isnull=True), protocol.DEFAULT_HEARTBEAT_SECONDS))
+    count = 0
+    for in_group, seconds in groups:
+        cutoff = now - STALE_HEARTBEATS * timedelta(seconds=seconds) - grace
+        stale = live.filter(in_group).filter(Q(last_seen__lt=cutoff) | Q(last_seen__isnull=True))
+        count += stale.update(status=GatewayStatus.OFFLINE)
+    if count:
+        logger.info("marked %d gateways offline after %d missed heartbeats", count, STALE_HEARTBEATS)
+    return count
