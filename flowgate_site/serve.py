@@ -8,6 +8,8 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   TCP connection without a close frame by default.
 - The ASGI "websocket.http.response" extension, so that a consumer can refuse a handshake with
   its own HTTP response: OpAMP wants 401 for a bad token, plain Daphne always answers 403.
+- A consumer may close with the protocol codes 1008 (policy violation: revoked token) and 1009;
+  under plain Daphne such a close fails and Daphne closes with 1011 instead.
 """
 
 import os
@@ -24,9 +26,12 @@ from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the r
 DENIAL_EXTENSION = "websocket.http.response"
 
 
-class DenialWebSocketProtocol(WebSocketProtocol):
-    """Daphne's WebSocket protocol plus the ASGI denial response (websocket.http.response.*)."""
+class FlowGateWebSocketProtocol(WebSocketProtocol):
+    """Daphne's WebSocket protocol plus the ASGI denial response and RFC 6455 close codes."""
 
+    # Close codes a server may send (RFC 6455 7.4.1) that Autobahn's sendClose() refuses: it
+    # takes only 1000 and 3000-4999. OpAMP asks for 1009; a revoked token closes with 1008.
+    PROTOCOL_CLOSE_CODES = {1001, 1008, 1009, 1011}
     denial = None  # {"status", "headers", "body"} while the application sends its refusal
 
     def handle_reply(self, message):
@@ -39,6 +44,12 @@ class DenialWebSocketProtocol(WebSocketProtocol):
                 self.serverDeny()
         else:
             super().handle_reply(message)
+
+    def serverClose(self, code=None):
+        if code in self.PROTOCOL_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            super().serverClose(code)
 
     def serverDeny(self):
         """Like Daphne's serverReject(), with the application's status instead of 403."""
@@ -62,7 +73,7 @@ class DenialWebSocketProtocol(WebSocketProtocol):
 
 
 class FlowGateServer(Server):
-    """Daphne's server with DenialWebSocketProtocol and 1009 closes for oversized messages."""
+    """Daphne's server with FlowGateWebSocketProtocol and 1009 closes for oversized messages."""
 
     def __init__(self, *args, ready_callable=None, **kwargs):
         self.then_ready = ready_callable
@@ -70,7 +81,7 @@ class FlowGateServer(Server):
 
     def configure_websockets(self):
         # Called by run() once the WebSocket factory exists, before the reactor starts.
-        self.ws_factory.protocol = DenialWebSocketProtocol
+        self.ws_factory.protocol = FlowGateWebSocketProtocol
         self.ws_factory.setProtocolOptions(failByDrop=False)
         if self.then_ready:
             self.then_ready()

@@ -5,6 +5,7 @@ import uuid
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.test.utils import override_settings
 from websockets.sync.client import connect
 
@@ -17,6 +18,15 @@ from tests.opamp_app.peer import CONFIG_CAPS, Agent
 
 Caps = opamp_pb2.AgentCapabilities
 WS_CAPS = CONFIG_CAPS | Caps.AgentCapabilities_ReportsHeartbeat | Caps.AgentCapabilities_ReportsHealth
+
+
+@pytest.fixture(autouse=True)
+def no_persistent_thread_connections(monkeypatch):
+    """Database connections opened by worker threads (database_sync_to_async) close after each call.
+
+    Otherwise they outlive the test (CONN_MAX_AGE) and the test database cannot be dropped.
+    """
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +54,7 @@ def redis_prefix():
 @pytest.fixture(scope="module")
 def daphne(django_db_setup, redis_prefix):
     """One live server (flowgate_site.serve) for the tests of a module, on the test database."""
-    server = Daphne([free_port()], FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS=1, FLOWGATE_OPAMP_PRESENCE_SECONDS=1)
+    server = Daphne([free_port()], FLOWGATE_OPAMP_PRESENCE_SECONDS=1)
     yield server
     server.stop()
 
