@@ -119,16 +119,18 @@ def _delete_bench_org(Organization):
 
 
 def push_config(gateway_ids, nonce):
-    """Deploy a new config (unique per `nonce`) to the given bench gateways, the way a user would.
+    """Give the bench gateways a new desired config (unique per `nonce`) and let it be pushed.
 
-    Selects the gateways by the bench tag when they are all of the bench organization's
-    gateways (the usual deployment), else names them one by one. Returns (sha256 of the
-    config, seconds spent in create_deployment). The service commits the new desired configs
-    and, on commit, notifies the connected agents.
+    Goes through deployments_app.services.assign_desired_config, the one place where desired
+    configs change (a deployment's rollout calls it for each batch): one UPDATE, and once the
+    transaction commits, opamp_app.push notifies every gateway's connection. Returns
+    (sha256 of the config, {"committed": seconds, "returned": seconds}) counted from the call.
     """
-    from deployments_app.services import create_deployment
+    from django.db import transaction
+
+    from deployments_app.services import assign_desired_config
     from flowgate_site.models import Organization
-    from gateways_app.models import Gateway, Tag
+    from gateways_app.models import Gateway
     from templates_app.models import ConfigTemplate
     from templates_app.services import create_template, create_version
 
@@ -137,12 +139,14 @@ def push_config(gateway_ids, nonce):
     if template is None:
         template = create_template(org, name=TEMPLATE_NAME, author=None)
     version = create_version(template, config_yaml=CONFIG.format(nonce=nonce), change_summary="bench", author=None)
-    selector = {"selector_tags": [Tag.objects.for_org(org).get(key=TAG[0], value=TAG[1])]}
-    if Gateway.objects.for_org(org).count() != len(gateway_ids):
-        selector = {"selector_gateways": list(Gateway.objects.for_org(org).filter(pk__in=gateway_ids))}
+    times = {}
     started = time.monotonic()
-    create_deployment(org, template_version=version, user=None, strategy="all_at_once", **selector)
-    return version.sha256, time.monotonic() - started
+    with transaction.atomic():
+        # Registered first, so it runs first at commit: before the push that assign_desired_config queues.
+        transaction.on_commit(lambda: times.setdefault("committed", time.monotonic() - started))
+        assign_desired_config(Gateway.objects.for_org(org).filter(pk__in=gateway_ids), version)
+    times["returned"] = time.monotonic() - started
+    return version.sha256, times
 
 
 def count_applied(config_hash):

@@ -7,7 +7,7 @@
 
 Phases, each bounded in time: connect all agents (full-state handshake) -> heartbeats every
 --interval seconds for --duration seconds, round trip measured -> a config push through
-deployments_app.services.create_deployment, timed until every agent reported APPLIED (and
+deployments_app.services.assign_desired_config, timed until every agent reported APPLIED (and
 until every Gateway row says so) -> close. Agents live in --processes worker processes
 (bench/opamp_agents.py); this process coordinates, reads the server's RSS from /proc and
 makes the push through the ORM, in a thread so that it keeps polling the rows meanwhile.
@@ -74,6 +74,13 @@ def server_cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / 100  # USER_HZ is 100 on Linux
+
+
+def machine_cpu_seconds():
+    """CPU seconds all processes of the machine used so far (busy time of every core, /proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / 100
 
 
 def read_tokens(path, count):
@@ -156,7 +163,11 @@ def heartbeat_phase(workers, args, results):
     start = time.monotonic() + 1.0
     end = start + args.duration
     cpu_before = server_cpu_seconds(args.server_pid)
+    machine_before = machine_cpu_seconds()
     answers = workers.run("heartbeat", args.duration + 120, start, args.interval, end)
+    machine = machine_cpu_seconds() - machine_before
+    server = _delta(server_cpu_seconds(args.server_pid), cpu_before)
+    loadgen = sum(answer["cpu"] for answer in answers)
     rtts = sum((answer["rtt"] for answer in answers), [])
     results["heartbeat"] = {
         "interval": args.interval,
@@ -168,8 +179,12 @@ def heartbeat_phase(workers, args, results):
         "resyncs": sum(answer["resync"] for answer in answers),
         "skipped": sum(answer["skipped"] for answer in answers),
         "errors": _merge(answer["errors"] for answer in answers),
-        "loadgen_cpu_percent": 100 * sum(answer["cpu"] for answer in answers) / args.duration,
-        "server_cpu_percent": _percent(_delta(server_cpu_seconds(args.server_pid), cpu_before), args.duration),
+        "loadgen_cpu_percent": _percent(loadgen, args.duration),
+        "server_cpu_percent": _percent(server, args.duration),
+        # Everything else running on the machine meanwhile (PostgreSQL, Redis, other programs):
+        # a busy neighbour shows up as latency that is neither the server's nor the generator's.
+        "other_cpu_percent": _percent(machine - loadgen - (server or 0), args.duration),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "server_rss_kib": server_rss_kib(args.server_pid),
     }
 
@@ -192,8 +207,7 @@ def push_phase(workers, args, results, gateway_ids):
 
 def _push(gateway_ids, outcome):
     try:
-        outcome["hash"], outcome["service_seconds"] = opamp_data.push_config(gateway_ids, uuid.uuid4().hex)
-        outcome["returned"] = time.monotonic()
+        outcome["hash"], outcome["times"] = opamp_data.push_config(gateway_ids, uuid.uuid4().hex)
     except Exception as error:  # reported, not raised: the phase still ends on time
         outcome["error"] = repr(error)
     finally:
@@ -218,8 +232,8 @@ def _push_results(answers, started, outcome, rows_applied_at):
     acked = since_start("applied_acked")
     total = sum(len(answer["applied_acked"]) for answer in answers)
     return {
-        "service_seconds": outcome.get("service_seconds"),
-        "service_returned": outcome["returned"] - started if "returned" in outcome else None,
+        "committed": outcome.get("times", {}).get("committed"),
+        "service_returned": outcome.get("times", {}).get("returned"),
         "error": outcome.get("error"),
         "agents": total,
         "received": percentiles(since_start("received")),

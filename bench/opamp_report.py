@@ -53,7 +53,8 @@ def _report_heartbeat(heartbeat):
     server_cpu = heartbeat["server_cpu_percent"]
     print(
         f"  CPU: server {'n/a' if server_cpu is None else f'{server_cpu:.0f}%'} of one core, "
-        f"load generator {heartbeat['loadgen_cpu_percent']:.0f}% (all workers)"
+        f"load generator {heartbeat['loadgen_cpu_percent']:.0f}% (all workers), "
+        f"everything else {heartbeat['other_cpu_percent']:.0f}% (load average {' '.join(heartbeat['loadavg'])})"
     )
     extras = {key: heartbeat[key] for key in ("resyncs", "skipped") if heartbeat[key]}
     if extras or heartbeat["errors"]:
@@ -65,8 +66,8 @@ def _report_push(push):
         print(f"config push failed: {push['error']}")
         return
     print(
-        f"config push:           create_deployment took {_seconds(push['service_seconds'])} "
-        f"(returned at +{_seconds(push['service_returned'])})"
+        f"config push:           desired configs committed at +{_seconds(push['committed'])}, "
+        f"assign_desired_config returned (push sent) at +{_seconds(push['service_returned'])}"
     )
     print(f"  config received by agents (from push start): {_ms(push['received'])}")
     print(f"  APPLIED acknowledged by the server:          {_ms(push['applied_acked'])}")

@@ -50,7 +50,8 @@ trap stop_server EXIT
 
 start_server() {
   # shellcheck disable=SC2086  # DAPHNE_ARGS is a list of options
-  $PY -m daphne -e "tcp:port=$PORT:interface=127.0.0.1:backlog=1024" ${DAPHNE_ARGS:-} \
+  # flowgate_site.serve: Daphne with the OpAMP WebSocket limits, as `make run` and tests/live.py start it.
+  $PY -m flowgate_site.serve -e "tcp:port=$PORT:interface=127.0.0.1:backlog=1024" ${DAPHNE_ARGS:-} \
     flowgate_site.asgi:application >"$OUT/daphne-$1.log" 2>&1 &
   DAPHNE_PID=$!
   for _ in $(seq 100); do
