@@ -1,13 +1,15 @@
 """Admin for deployments. New deployments go through `services.create_deployment`; existing
-ones and their targets are read-only here (cancel and pause come with the rollout engine)."""
+ones, their targets and their timeline are read-only here. The operator actions (pause,
+resume, cancel, roll back now) are admin actions calling `deployments_app.actions`."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from deployments_app import services
+from deployments_app import actions, services
 from deployments_app.forms import DeploymentForm
-from deployments_app.models import Deployment, DeploymentTarget, TargetStatus
+from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, TargetStatus
 from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
+from flowgate_site.roles import Role, has_role
 
 SETTINGS_FIELDS = [
     "strategy",
@@ -29,7 +31,10 @@ ADD_FIELDSETS = [
 VIEW_FIELDSETS = [
     (None, {"fields": ["organization", "template_version", "selector_tags", "selector_gateways"]}),
     ("Rollout", {"fields": SETTINGS_FIELDS}),
-    ("State", {"fields": ["status", "progress", "created_by", "created_at", "started_at", "finished_at"]}),
+    (
+        "State",
+        {"fields": ["status", "progress", "current_batch", "created_by", "created_at", "started_at", "finished_at"]},
+    ),
 ]
 
 
@@ -59,9 +64,43 @@ class DeploymentTargetInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("gateway")
 
 
+class DeploymentEventInline(ReadOnlyMixin, admin.TabularInline):
+    """The deployment's timeline."""
+
+    model = DeploymentEvent
+    fields = ["created_at", "kind", "message", "count"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "timeline"
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+def operator_action(operation, description):
+    """An admin action running `operation` (deployments_app.actions) on each selected deployment."""
+
+    def run(modeladmin, request, queryset):
+        done = 0
+        for deployment in queryset:
+            if not (request.user.is_superuser or has_role(deployment.organization.role_of(request.user), Role.EDITOR)):
+                modeladmin.message_user(request, f"{deployment}: your role does not allow this.", messages.ERROR)
+                continue
+            try:
+                operation(deployment.pk, user=request.user, request=request)
+                done += 1
+            except actions.TransitionRefused as refused:
+                modeladmin.message_user(request, f"{deployment}: {refused}", messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{description}: {done} deployment(s).", messages.SUCCESS)
+
+    run.__name__ = f"{operation.__name__}_deployments"
+    return admin.action(description=f"{description} the selected deployments", permissions=["operate"])(run)
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
-    """Add a deployment (validated and created by the service); view existing ones."""
+    """Add a deployment (validated and created by the service); view existing ones and act on them."""
 
     form = DeploymentForm
     list_display = [
@@ -78,6 +117,12 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["template_version__template__name"]
     filter_horizontal = ["selector_tags", "selector_gateways"]
     date_hierarchy = "created_at"
+    actions = [
+        operator_action(actions.pause, "Pause"),
+        operator_action(actions.resume, "Resume"),
+        operator_action(actions.cancel, "Cancel"),
+        operator_action(actions.roll_back, "Roll back"),
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_progress().order_by("-created_at", "-pk")
@@ -86,7 +131,7 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         return ADD_FIELDSETS if obj is None else VIEW_FIELDSETS
 
     def get_inlines(self, request, obj):
-        return [DeploymentTargetInline] if obj is not None else []
+        return [DeploymentTargetInline, DeploymentEventInline] if obj is not None else []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
@@ -103,7 +148,14 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         counts = [
             f"{getattr(deployment, f'progress_{status}')} {label.lower()}" for status, label in TargetStatus.choices
         ]
-        return f"{deployment.target_count} targets: " + ", ".join(counts)
+        summary = f"{deployment.target_count} targets: " + ", ".join(counts)
+        if deployment.waiting_offline:
+            summary += f" ({deployment.waiting_offline} waiting for their gateway to connect)"
+        return summary
+
+    def has_operate_permission(self, request):
+        """Pause, resume, cancel and roll back: editors (each deployment's own org is checked too)."""
+        return super().has_add_permission(request)
 
     # Deployments are records of what was sent: not edited or deleted here.
     def has_change_permission(self, request, obj=None):

@@ -5,8 +5,9 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
-from deployments_app.querysets import DeploymentQuerySet
+from deployments_app.querysets import DeploymentQuerySet, waiting_offline_filter
 from flowgate_site.models import OrgOwnedModel, Strategy
 from flowgate_site.querysets import child_queryset
 
@@ -64,6 +65,11 @@ class Deployment(OrgOwnedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Rollout engine state (deployments_app.rollout): which batch was sent last, when its gate
+    # passed, and when the next tick is due (a tick chain older than that is lost; reconcile restarts it).
+    current_batch = models.PositiveIntegerField(null=True, blank=True, help_text="The batch sent last.")
+    gate_passed_at = models.DateTimeField(null=True, blank=True, help_text="When the current batch passed its gate.")
+    next_tick_at = models.DateTimeField(null=True, blank=True)
 
     objects = DeploymentQuerySet.as_manager()
 
@@ -87,6 +93,25 @@ class Deployment(OrgOwnedModel):
 
     def is_finished(self):
         return self.status in FINISHED_STATUSES
+
+    def batch_state(self, number):
+        """'not_started', 'in_progress' (sent, gate not passed yet) or 'passed'."""
+        if self.current_batch is None or number > self.current_batch:
+            return "not_started"
+        if number < self.current_batch or self.gate_passed_at is not None:
+            return "passed"
+        return "in_progress"
+
+    def batch_progress(self):
+        """Per batch, in order: its state, target count, targets per status and those waiting offline."""
+        counts = {status: models.Count("pk", filter=models.Q(status=status)) for status in TargetStatus.values}
+        rows = (
+            self.targets.order_by("batch")
+            .values("batch")
+            .annotate(total=models.Count("pk"), waiting_offline=models.Count("pk", filter=waiting_offline_filter()))
+            .annotate(**counts)
+        )
+        return [{**row, "state": self.batch_state(row["batch"])} for row in rows]
 
 
 class TargetStatus(models.TextChoices):
@@ -126,6 +151,48 @@ class DeploymentTarget(models.Model):
 
     def __str__(self):
         return f"{self.gateway} in {self.deployment_id}: {self.status}"
+
+    @property
+    def organization(self):
+        return self.deployment.organization
+
+
+class EventKind(models.TextChoices):
+    STARTED = "started", "Started"
+    BATCH_STARTED = "batch_started", "Batch started"
+    DELIVERED = "delivered", "Delivered after reconnecting"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+    GATE_PASSED = "gate_passed", "Gate passed"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    CANCELLED = "cancelled", "Cancelled"
+    STOPPED = "stopped", "Stopped"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    SUCCEEDED = "succeeded", "Succeeded"
+
+
+class DeploymentEvent(models.Model):
+    """One entry of a deployment's timeline: what happened, when, and to how many targets.
+
+    Written by the rollout engine and the operator actions (each also goes to the audit log);
+    never changed afterwards. `data` holds the details (batch number, gateway names, errors).
+    """
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    message = models.CharField(max_length=500)
+    count = models.PositiveIntegerField(default=0, help_text="How many targets it concerns.")
+    data = models.JSONField(default=dict, blank=True)
+
+    objects = child_queryset("deployment__organization").as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message}"
 
     @property
     def organization(self):

@@ -1,16 +1,34 @@
 """Query helpers for deployments."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from flowgate_site.querysets import OrgQuerySet
 
 
+def waiting_offline_filter(prefix=""):
+    """Targets of the batches sent so far that wait for their gateway to connect (pending, gateway offline).
+
+    `prefix` is the path from the queried model to the targets ("targets__" from a deployment).
+    """
+    from deployments_app.models import TargetStatus
+    from gateways_app.models import GatewayStatus
+
+    return Q(
+        **{
+            f"{prefix}status": TargetStatus.PENDING,
+            f"{prefix}batch__lte": F("current_batch" if prefix else "deployment__current_batch"),
+            f"{prefix}gateway__status": GatewayStatus.OFFLINE,
+        }
+    )
+
+
 class DeploymentQuerySet(OrgQuerySet):
     def with_progress(self):
-        """Annotate `target_count` and `progress_<status>` (targets per status), in one query."""
+        """Annotate `target_count`, `progress_<status>` (targets per status) and `waiting_offline`, in one query."""
         from deployments_app.models import TargetStatus
 
         counts = {"target_count": Count("targets")}
         for status in TargetStatus.values:
             counts[f"progress_{status}"] = Count("targets", filter=Q(targets__status=status))
+        counts["waiting_offline"] = Count("targets", filter=waiting_offline_filter("targets__"))
         return self.annotate(**counts)

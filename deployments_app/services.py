@@ -1,7 +1,7 @@
 """Services of deployments: choosing targets, planning batches and creating deployments.
 
-The rollout engine (batches driven by Celery, health gates, rollback) is not here yet:
-until it lands, `create_deployment` hands the new config to every target at once.
+Creating a deployment hands it to the rollout engine (deployments_app.rollout), which sends
+the batches, watches the gates and rolls back; operator actions are in deployments_app.actions.
 """
 
 import math
@@ -11,7 +11,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget
+from deployments_app import rollout
+from deployments_app.models import (
+    FINISHED_STATUSES,
+    Deployment,
+    DeploymentStatus,
+    DeploymentTarget,
+    TargetStatus,
+)
 from flowgate_site import audit
 from flowgate_site.models import Strategy
 from flowgate_site.services import get_org_settings
@@ -205,9 +212,34 @@ def check_deployment(org, *, template_version, selector_tags=(), selector_gatewa
         selector_gateways=selector_gateways,
         **params,
     )
-    if not resolve_targets(org, tags=selector_tags, gateways=selector_gateways).exists():
+    gateways = resolve_targets(org, tags=selector_tags, gateways=selector_gateways)
+    if not gateways.exists():
         raise ValidationError(NO_TARGETS)
+    refuse_busy_gateways(gateways)
     return deployment
+
+
+def refuse_busy_gateways(gateways):
+    """A gateway takes part in one rollout at a time: refuse those an unfinished deployment has yet to settle.
+
+    Two deployments sending batches to the same gateway would overwrite each other in whatever
+    order their batches start. A gateway whose target is applied or failed is free again.
+    """
+    busy = (
+        DeploymentTarget.objects.filter(gateway__in=gateways, status__in=(TargetStatus.PENDING, TargetStatus.SENT))
+        .exclude(deployment__status__in=FINISHED_STATUSES)
+        .select_related("gateway", "deployment__template_version__template")
+        .order_by("gateway__name")
+    )
+    found = list(busy[:5])
+    if found:
+        names = sorted({target.gateway.name for target in found})
+        subject = f"Gateways {', '.join(names)} are" if len(names) > 1 else f"Gateway {names[0]} is"
+        deployment = found[0].deployment
+        raise ValidationError(
+            f"{subject} still in deployment {deployment.pk} ({deployment.template_version}, "
+            f"{deployment.get_status_display().lower()}): wait for it to finish, or cancel it."
+        )
 
 
 def assign_desired_config(gateways, version, *, now=None):
@@ -254,6 +286,7 @@ def _lock_targets(org, tags, gateways):
     locked = list(resolve_targets(org, tags=tags, gateways=gateways).select_for_update())
     if not locked:
         raise ValidationError(NO_TARGETS)
+    refuse_busy_gateways(locked)
     return locked
 
 
@@ -264,8 +297,8 @@ def create_deployment(
 
     `params` are the deployment settings of PARAM_FIELDS; missing ones come from the
     organization's defaults. Refuses (ValidationError, nothing written) anything invalid and a
-    selector that matches no gateway. Until the rollout engine lands, every target gets the
-    new desired config at once and the deployment is left rolling out.
+    selector that matches no gateway. The deployment starts rolling out: no gateway's desired
+    config changes here; the engine's first tick (queued for after the commit) sends batch 0.
     """
     now = now or timezone.now()
     selector_tags = list(selector_tags)
@@ -286,9 +319,9 @@ def create_deployment(
         deployment.selector_tags.set(selector_tags)
         deployment.selector_gateways.set(selector_gateways)
         _create_targets(deployment, gateways)
-        assign_desired_config(Gateway.objects.filter(pk__in=[gw.pk for gw in gateways]), template_version, now=now)
         changes = _audit_changes(deployment, gateways)
         audit.record(org, "deployment.created", deployment, user=user, request=request, changes=changes)
+        rollout.start(deployment, now=now, user=user, request=request)
     return deployment
 
 

@@ -251,10 +251,19 @@ FLOWGATE_OPAMP_HTTP_SESSION_SECONDS = env_int("FLOWGATE_OPAMP_HTTP_SESSION_SECON
 # ones are closed), and writes last_seen of the gateways connected to it or polling it.
 FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS = env_int("FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS", 3)
 FLOWGATE_OPAMP_PRESENCE_SECONDS = env_int("FLOWGATE_OPAMP_PRESENCE_SECONDS", 15)
+# Rollout engine (docs/deployments.md): seconds between two ticks of a rolling-out deployment, and
+# between two runs of reconcile_deployments (re-ticks deployments, re-sends drifted configs).
+FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "2"))
+FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 
 CELERY_BEAT_SCHEDULE = {
     # Plain-HTTP agents have no connection whose end says they are gone: three missed heartbeats do.
     "mark-stale-gateways-offline": {"task": "opamp_app.tasks.mark_stale_gateways_offline", "schedule": 30.0},
+    # The rollout engine's safety net: a killed worker or a lost message never stalls a deployment.
+    "reconcile-deployments": {
+        "task": "deployments_app.tasks.reconcile_deployments",
+        "schedule": FLOWGATE_RECONCILE_SECONDS,
+    },
 }
 
 # Defaults for newly created organizations (each org can change its own).

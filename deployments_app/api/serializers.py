@@ -3,8 +3,8 @@
 from rest_framework import serializers
 
 from deployments_app import services
-from deployments_app.models import Deployment, DeploymentTarget
-from flowgate_site.api.mixins import OrgOwnedSerializer, scoped_related
+from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, EventKind
+from flowgate_site.api.mixins import OrgOwnedSerializer, StrictFieldsMixin, scoped_related
 from gateways_app.models import Gateway
 from templates_app.models import TemplateVersion
 
@@ -30,6 +30,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     target_count = serializers.IntegerField(read_only=True)
     progress = DeploymentProgressSerializer(source="*", read_only=True)
+    waiting_offline = serializers.IntegerField(
+        read_only=True, help_text="Targets of the batches sent so far that wait for their gateway to connect."
+    )
 
     class Meta:
         model = Deployment
@@ -56,12 +59,59 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "status",
             "target_count",
             "progress",
+            "waiting_offline",
+            "current_batch",
             "created_by",
             "created_at",
             "started_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    """One batch: its state and its targets per status (from Deployment.batch_progress())."""
+
+    batch = serializers.IntegerField(help_text="0 is the canary or first batch.")
+    state = serializers.CharField(help_text="not_started, in_progress (sent, gate not passed yet) or passed.")
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    applied = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    rolled_back = serializers.IntegerField()
+    waiting_offline = serializers.IntegerField()
+
+
+class DeploymentEventSerializer(serializers.ModelSerializer):
+    """One entry of a deployment's timeline."""
+
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+
+    class Meta:
+        model = DeploymentEvent
+        fields = ["created_at", "kind", "message", "count", "data"]
+        read_only_fields = fields
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    """A deployment with its progress per batch and its timeline."""
+
+    batches = BatchProgressSerializer(source="batch_progress", many=True, read_only=True)
+    events = DeploymentEventSerializer(many=True, read_only=True)
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "batches", "events"]
+        read_only_fields = fields
+
+
+class DeploymentSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """Optional deployment settings (POST .../versions/{number}/rollback/); left out: the org's defaults."""
+
+    class Meta:
+        model = Deployment
+        fields = list(services.PARAM_FIELDS)
+        extra_kwargs = {name: {"required": False} for name in services.PARAM_FIELDS}
 
 
 class DeploymentCreateSerializer(OrgOwnedSerializer):

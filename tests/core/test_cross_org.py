@@ -91,6 +91,11 @@ OTHER_ORG_OBJECTS = {
     "agent-tag-detail": lambda g: {"pk": g["tag"].pk},
     "deployment-list": lambda g: {},
     "deployment-detail": lambda g: {"pk": g["deployment"].pk},
+    "deployment-pause": lambda g: {"pk": g["deployment"].pk},
+    "deployment-resume": lambda g: {"pk": g["deployment"].pk},
+    "deployment-cancel": lambda g: {"pk": g["deployment"].pk},
+    "deployment-rollback": lambda g: {"pk": g["deployment"].pk},
+    "template-version-rollback": lambda g: {"template_id": g["template"].pk, "number": 1},
     "deployment-target-list": lambda g: {"deployment_pk": g["deployment"].pk},
     "deployment-target-detail": lambda g: {"deployment_pk": g["deployment"].pk, "pk": g["target"].pk},
 }

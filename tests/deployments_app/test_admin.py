@@ -34,15 +34,18 @@ def deploy(org, version, user, label="env=prod"):
     return create_deployment(org, template_version=version, selector_tags=[make_tag(org, label)], user=user)
 
 
-def test_it_creates_a_deployment_through_the_service(alice, org, version, fleet):
+def test_it_creates_a_deployment_through_the_service(alice, org, version, fleet, django_capture_on_commit_callbacks):
     data = form_data(org, version, tags=[make_tag(org, "region=eu")], strategy="canary", canary_count=1)
-    response = admin_client(alice).post(ADD_URL, data)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client(alice).post(ADD_URL, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     deployment = Deployment.objects.get()
     assert (deployment.strategy, deployment.canary_count, deployment.batch_percent) == ("canary", 1, 25)
     assert deployment.targets.count() == 3
     assert AuditLog.objects.filter(action="deployment.created", actor_user=alice).exists()
-    assert Gateway.objects.get(pk=fleet["stg"].pk).desired_config_hash == version.sha256
+    # The engine's first tick (after the commit) sends the canary, eu-1, and nothing else yet.
+    assert Gateway.objects.get(pk=fleet["eu1"].pk).desired_config_hash == version.sha256
+    assert Gateway.objects.get(pk=fleet["stg"].pk).desired_config_hash == ""
 
 
 def test_it_shows_an_empty_selector_as_a_form_error(alice, org, version, fleet):

@@ -1,6 +1,6 @@
 import pytest
 
-from deployments_app.models import Deployment, DeploymentTarget, TargetStatus
+from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from deployments_app.services import create_deployment
 from flowgate_site.models import AuditLog, Strategy
 from flowgate_site.roles import Role
@@ -15,15 +15,23 @@ def deploy(org, version, user, *labels, **kwargs):
     return create_deployment(org, template_version=version, selector_tags=tags, user=user, **kwargs)
 
 
-def test_it_creates_a_deployment(api_client, version, fleet):
+def finish_all():
+    """A gateway is in one unfinished deployment at a time: end the earlier ones before deploying again."""
+    Deployment.objects.update(status=DeploymentStatus.SUCCEEDED)
+
+
+def test_it_creates_a_deployment(api_client, version, fleet, django_capture_on_commit_callbacks):
     body = {"template_version": str(version.pk), "selector_tags": ["env=prod", "region=eu"], "strategy": "rolling"}
-    response = api_client.post(URL, body)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(URL, body)
     assert response.status_code == 201, response.data
     assert response.data["target_count"] == 2
     assert response.data["status"] == "rolling_out"
     assert response.data["organization"] == "acme"
     assert response.data["selector_tags"] == ["env=prod", "region=eu"]
+    # The engine's first tick ran after the commit: batch 0 (25% of 2 targets: eu-1) got the config.
     assert Gateway.objects.get(pk=fleet["eu1"].pk).desired_config_hash == version.sha256
+    assert Gateway.objects.get(pk=fleet["eu2"].pk).desired_config_hash == ""
 
 
 def test_it_creates_a_deployment_for_named_gateways(api_client, version, fleet):
@@ -68,6 +76,7 @@ def test_the_detail_shows_progress_per_target_status(api_client, org, alice, ver
 
 def test_the_list_does_not_query_per_deployment(api_client, org, alice, version, fleet, django_assert_max_num_queries):
     for _ in range(5):
+        finish_all()
         deploy(org, version, alice, "env=prod", "region=eu", selector_gateways=[fleet["us1"]])
     # Count, page, selector tags, selector gateways: whatever the number of deployments.
     with django_assert_max_num_queries(4):
@@ -88,6 +97,7 @@ def test_the_target_list_does_not_query_per_target(
 def test_it_filters_deployments(api_client, org, alice, version, fleet):
     other = make_version(org, name="edge")
     deploy(org, version, alice)
+    finish_all()
     wanted = deploy(org, other, alice, strategy=Strategy.ALL_AT_ONCE)
     for query in (f"template={other.template_id}", f"template_version={other.pk}", "strategy=all_at_once"):
         results = api_client.get(f"{URL}?{query}").data["results"]

@@ -2,10 +2,11 @@ import threading
 import time
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from deployments_app import services
-from deployments_app.models import DeploymentTarget
+from deployments_app.models import Deployment, DeploymentTarget
 from tests.deployments_app.conftest import make_gateway, make_version
 
 pytestmark = [
@@ -14,11 +15,12 @@ pytestmark = [
 ]
 
 
-def test_a_concurrent_deployment_records_the_config_it_replaces(org, alice, monkeypatch):
+def test_a_concurrent_deployment_of_the_same_gateway_waits_for_the_first_and_is_refused(org, alice, monkeypatch):
     gateway = make_gateway(org, "gw-1")
     first, second = make_version(org, "first"), make_version(org, "second")
     first_locked = threading.Event()
     create_targets = services._create_targets
+    errors = {}
 
     def slow_create_targets(deployment, gateways):
         if deployment.template_version_id == first.pk:
@@ -33,6 +35,8 @@ def test_a_concurrent_deployment_records_the_config_it_replaces(org, alice, monk
             wait.wait(5)
         try:
             services.create_deployment(org, template_version=version, selector_gateways=[gateway], user=alice)
+        except ValidationError as error:
+            errors[version.pk] = error.messages
         finally:
             connection.close()
 
@@ -44,8 +48,8 @@ def test_a_concurrent_deployment_records_the_config_it_replaces(org, alice, monk
         thread.start()
     for thread in threads:
         thread.join(10)
-    # The second waited for the first to commit: rollback would restore the first's config.
-    target = DeploymentTarget.objects.get(deployment__template_version=second)
-    assert target.previous_config_hash == first.sha256
-    gateway.refresh_from_db()
-    assert gateway.desired_config_hash == second.sha256
+    # The second waited for the first's row lock, then saw its target: one rollout per gateway.
+    deployment = Deployment.objects.get()
+    assert deployment.template_version == first
+    assert DeploymentTarget.objects.get().gateway == gateway
+    assert "still in deployment" in errors[second.pk][0]

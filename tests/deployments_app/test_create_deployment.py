@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget
+from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from deployments_app.services import create_deployment
 from flowgate_site.models import AuditLog, Strategy
 from flowgate_site.services import get_org_settings
@@ -33,14 +33,34 @@ def test_it_records_each_gateways_previous_config(org, alice, version, fleet):
     assert DeploymentTarget.objects.get(gateway=fleet["eu2"]).previous_config == ""
 
 
-def test_it_sets_the_desired_config_of_every_target(org, alice, version, fleet):
-    deploy(org, version, alice, strategy=Strategy.ROLLING, batch_size=1)
-    # Until the rollout engine lands, all targets get the config at once, batches or not.
-    desired = set(
-        Gateway.objects.filter(tags__key="env", tags__value="prod").values_list("desired_config_hash", "desired_config")
-    )
-    assert desired == {(version.sha256, version.config_yaml)}
-    assert Gateway.objects.get(pk=fleet["stg"].pk).desired_config_hash == ""
+def test_it_changes_no_desired_config_itself(org, alice, version, fleet):
+    deploy(org, version, alice, strategy=Strategy.ALL_AT_ONCE)
+    # The rollout engine sends the batches, from its first tick after the commit on.
+    assert not Gateway.objects.exclude(desired_config_hash="").exists()
+
+
+def test_its_first_tick_after_the_commit_sends_batch_0(org, alice, version, fleet, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        deploy(org, version, alice, strategy=Strategy.ROLLING, batch_size=2)
+    desired = dict(Gateway.objects.values_list("name", "desired_config_hash"))
+    assert desired == {"eu-1": version.sha256, "eu-2": version.sha256, "us-1": "", "stg-1": ""}
+
+
+def test_it_refuses_gateways_still_in_an_unfinished_deployment(org, alice, version, fleet):
+    first = deploy(org, version, alice)
+    with pytest.raises(ValidationError) as exc:
+        deploy(org, make_version(org, name="edge"), alice, selector_gateways=[fleet["stg"]])
+    assert exc.value.messages == [
+        f"Gateways eu-1, eu-2, us-1 are still in deployment {first.pk} (base v1, rolling out): "
+        "wait for it to finish, or cancel it."
+    ]
+
+
+def test_a_gateway_whose_target_settled_may_be_deployed_again(org, alice, version, fleet):
+    deploy(org, version, alice)
+    DeploymentTarget.objects.update(status=TargetStatus.APPLIED)
+    second = deploy(org, make_version(org, name="edge"), alice)
+    assert second.targets.count() == 3
 
 
 def test_it_leaves_the_deployment_rolling_out(org, alice, version, fleet):

@@ -1,0 +1,437 @@
+"""The rollout engine: batches, gates, the failure threshold and rollback, driven from database state.
+
+A deployment (Deployment.status) moves like this (docs/deployments.md has the whole story):
+
+    rolling_out --every batch passed its gate, every target settled--> succeeded
+    rolling_out --failures past the threshold, or every canary failed--> failed
+    failed --auto_rollback--> rolled_back
+    (operator actions, deployments_app/actions.py: pause, resume, cancel, roll back now)
+
+and each of its targets (DeploymentTarget.status) like this:
+
+    pending --its batch starts, gateway connected--> sent --APPLIED with the new hash--> applied
+    pending (gateway offline at batch start: it waits, counted) --gateway seen connected--> sent
+    sent --FAILED with the new hash, or no report within apply_timeout_seconds--> failed
+    applied --degraded or offline before its health window ends--> failed
+    anything this deployment changed --rollback--> rolled_back
+
+A batch passes its gate when none of its targets is still sent and every applied one has been
+healthy for health_window_seconds (targets waiting for an offline gateway do not hold the gate;
+the canary batch needs at least one applied target). The next batch starts pause_seconds later.
+
+`advance()` (one tick) runs under a row lock of the deployment and only compares what the
+gateways reported (Gateway.remote_config_*, Gateway.status) with the targets: a second tick at
+the same moment, or a concurrent one, changes nothing. No state lives in task messages or in
+memory, so a lost message or a killed worker loses no work: `reconcile()` (Celery beat)
+re-ticks every active deployment, restarts lost tick chains and re-sends drifted configs.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from deployments_app import services, tasks
+from deployments_app.models import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentStatus,
+    DeploymentTarget,
+    EventKind,
+    TargetStatus,
+)
+from flowgate_site import audit
+from flowgate_site.models import Strategy
+from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
+from opamp_app.proto import opamp_pb2
+from opamp_app.push import notify_config_changed
+
+SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.ROLLED_BACK}
+DELIVERED = {TargetStatus.SENT, TargetStatus.APPLIED, TargetStatus.FAILED}
+UNHEALTHY = {GatewayStatus.DEGRADED, GatewayStatus.OFFLINE}
+ENGINE_FIELDS = ["status", "started_at", "finished_at", "current_batch", "gate_passed_at", "next_tick_at"]
+TARGET_FIELDS = ["status", "error", "previous_config", "previous_config_hash", "sent_at", "applied_at"]
+NAMES_IN_EVENT = 50  # gateway names listed in an event's data
+ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
+
+
+@dataclass(frozen=True)
+class PreviousConfig:
+    """A config given back on rollback, shaped like the TemplateVersion assign_desired_config() takes."""
+
+    config_yaml: str
+    sha256: str
+
+
+class Run:
+    """One pass over a locked deployment: its targets (with their gateways), the time, what changed.
+
+    Engine functions change `deployment` and `targets` in memory and call `changed()`; `save()`
+    writes only what differs. Events are written at once (DeploymentEvent + audit entry).
+    """
+
+    def __init__(self, deployment, now, *, user=None, request=None):
+        self.deployment = deployment
+        self.version = deployment.template_version
+        self.now = now
+        self.user = user
+        self.request = request
+        self.targets = list(deployment.targets.select_related("gateway").order_by("batch", "gateway__name"))
+        self.events = []
+        self._dirty = {}
+        self._before = [getattr(deployment, name) for name in ENGINE_FIELDS]
+
+    @property
+    def last_batch(self):
+        return max(target.batch for target in self.targets)
+
+    def batch(self, number):
+        return [target for target in self.targets if target.batch == number]
+
+    def started(self):
+        """Targets of the batches sent so far."""
+        current = self.deployment.current_batch
+        return [] if current is None else [target for target in self.targets if target.batch <= current]
+
+    def changed(self, target):
+        self._dirty[target.pk] = target
+
+    def event(self, kind, message, count=0, **data):
+        """Add an entry to the timeline and the same to the audit log."""
+        deployment = self.deployment
+        event = DeploymentEvent.objects.create(
+            deployment=deployment, created_at=self.now, kind=kind, message=message, count=count, data=data
+        )
+        changes = {"message": message, "count": count, **data}
+        org = deployment.organization
+        audit.record(org, f"deployment.{kind}", deployment, user=self.user, request=self.request, changes=changes)
+        self.events.append(event)
+        return event
+
+    def save(self):
+        if [getattr(self.deployment, name) for name in ENGINE_FIELDS] != self._before:
+            self.deployment.save(update_fields=[*ENGINE_FIELDS, "updated_at"])
+        if self._dirty:
+            DeploymentTarget.objects.bulk_update(list(self._dirty.values()), TARGET_FIELDS)
+
+
+def lock(deployment_id):
+    """The deployment, its row locked until the transaction ends (its template version loaded)."""
+    deployments = Deployment.objects.select_for_update(of=("self",))
+    return deployments.select_related("organization", "template_version__template").get(pk=deployment_id)
+
+
+def names(targets):
+    return [target.gateway.name for target in targets[:NAMES_IN_EVENT]]
+
+
+def start(deployment, *, now, user=None, request=None):
+    """Hand a just-created deployment (status rolling_out) to the engine: its first tick runs after commit."""
+    run = Run(deployment, now, user=user, request=request)
+    batches = run.last_batch + 1
+    run.event(
+        EventKind.STARTED,
+        f"Started: {len(run.targets)} targets in {batches} batch{'es' if batches > 1 else ''} ({deployment.strategy}).",
+        count=len(run.targets),
+        batches=batches,
+    )
+    queue_tick(deployment.pk)
+
+
+def queue_tick(deployment_id):
+    """Run a tick of the deployment once the current transaction commits."""
+    transaction.on_commit(lambda: tasks.advance_rollout.delay(str(deployment_id)))
+
+
+def advance(deployment_id, *, now=None):
+    """One tick of the engine (see the module docstring). Returns the Run; a no-op unless rolling out."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        run = Run(lock(deployment_id), now)
+        if run.deployment.status != DeploymentStatus.ROLLING_OUT:
+            return run
+        observe(run)
+        reason = stop_reason(run)
+        if reason:
+            stop(run, reason)
+        else:
+            progress(run)
+        run.save()
+    return run
+
+
+def observe(run):
+    """Derive the state of every target of the sent batches from what its gateway reported."""
+    outcomes = {EventKind.DELIVERED: [], EventKind.APPLIED: [], EventKind.FAILED: []}
+    for target in run.started():
+        kind = observe_target(run, target)
+        if kind:
+            outcomes[kind].append(target)
+            run.changed(target)
+    delivered, applied, failed = outcomes.values()
+    if delivered:
+        message = f"{len(delivered)} waiting target(s) connected and were sent the config."
+        run.event(EventKind.DELIVERED, message, count=len(delivered), gateways=names(delivered))
+    if applied:
+        message = f"{len(applied)} target(s) applied the config."
+        run.event(EventKind.APPLIED, message, count=len(applied), gateways=names(applied))
+    if failed:
+        errors = {target.gateway.name: target.error for target in failed[:NAMES_IN_EVENT]}
+        run.event(EventKind.FAILED, f"{len(failed)} target(s) failed.", count=len(failed), errors=errors)
+
+
+def observe_target(run, target):
+    """Update one target from its gateway's state; the event kind it causes, or None."""
+    gateway = target.gateway
+    if target.status == TargetStatus.APPLIED:
+        return check_health(run, target)
+    if target.status not in (TargetStatus.PENDING, TargetStatus.SENT):
+        return None
+    reported = gateway.remote_config_hash == run.version.sha256
+    if reported and gateway.remote_config_status == RemoteConfigStatus.APPLIED:
+        target.status, target.applied_at = TargetStatus.APPLIED, run.now
+        target.sent_at = target.sent_at or run.now
+        return EventKind.APPLIED
+    if reported and gateway.remote_config_status == RemoteConfigStatus.FAILED:
+        return fail(target, gateway.remote_config_error or "The gateway could not apply the config.")
+    if gateway.desired_config_hash != run.version.sha256:
+        return fail(target, "Its desired config was replaced (by another deployment) before it applied this one.")
+    if target.status == TargetStatus.PENDING:
+        if gateway.status == GatewayStatus.OFFLINE:
+            return None  # waits; the OpAMP server sends the desired config when it reconnects
+        target.status, target.sent_at = TargetStatus.SENT, run.now
+        return EventKind.DELIVERED
+    timeout = run.deployment.apply_timeout_seconds
+    if run.now - target.sent_at > timedelta(seconds=timeout):
+        return fail(target, f"No report within {timeout} s.")
+    return None
+
+
+def check_health(run, target):
+    """An applied target whose gateway turns degraded or offline within its health window fails."""
+    window = run.deployment.health_window_seconds
+    in_window = run.now < target.applied_at + timedelta(seconds=window)
+    if not in_window or target.gateway.status not in UNHEALTHY:
+        return None
+    after = int((run.now - target.applied_at).total_seconds())
+    return fail(target, f"The gateway was {target.gateway.status} {after} s after applying (health window {window} s).")
+
+
+def fail(target, error):
+    target.status, target.error = TargetStatus.FAILED, error
+    return EventKind.FAILED
+
+
+def stop_reason(run):
+    """Why the deployment must stop now (failures past the threshold, a failed canary), or None."""
+    deployment = run.deployment
+    failed = sum(target.status == TargetStatus.FAILED for target in run.targets)
+    total = len(run.targets)
+    if failed == 0:
+        return None
+    count, percent = deployment.failure_threshold_count, deployment.failure_threshold_percent
+    if count is not None and failed > count:
+        return f"{failed} failed target(s) exceed the threshold of {count}."
+    if percent is not None and failed * 100 > percent * total:
+        return f"{failed} failed target(s) of {total} exceed the threshold of {percent}%."
+    if canary_failed(run):
+        return "Every canary target that received the config failed."
+    return None
+
+
+def canary_failed(run):
+    """The canary batch is over and not one of its targets applied the config."""
+    if run.deployment.strategy != Strategy.CANARY or run.deployment.current_batch != 0:
+        return False
+    canaries = run.batch(0)
+    if any(target.status in (TargetStatus.SENT, TargetStatus.APPLIED) for target in canaries):
+        return False
+    return any(target.status == TargetStatus.FAILED for target in canaries)
+
+
+def progress(run):
+    """Start the first batch, pass the current batch's gate, start the next one, or finish."""
+    deployment = run.deployment
+    if deployment.current_batch is None:
+        start_batch(run, 0)
+        return
+    number = deployment.current_batch
+    if deployment.gate_passed_at is None:
+        if not gate_open(run):
+            return
+        deployment.gate_passed_at = run.now
+        batch = run.batch(number)
+        waiting = sum(target.status == TargetStatus.PENDING for target in batch)
+        message = f"Batch {number} passed its gate"
+        message += f" ({waiting} target(s) still wait offline)." if waiting else "."
+        run.event(EventKind.GATE_PASSED, message, count=len(batch), batch=number, waiting_offline=waiting)
+    if number < run.last_batch:
+        if run.now >= deployment.gate_passed_at + timedelta(seconds=deployment.pause_seconds):
+            start_batch(run, number + 1)
+        return
+    if all(target.status in SETTLED for target in run.targets):
+        failed = sum(target.status == TargetStatus.FAILED for target in run.targets)
+        applied = len(run.targets) - failed
+        message = f"Succeeded: {applied} target(s) applied" + (f", {failed} failed." if failed else ".")
+        finish(run, DeploymentStatus.SUCCEEDED, EventKind.SUCCEEDED, message, count=applied)
+
+
+def gate_open(run):
+    """Whether the current batch passed its gate (see the module docstring)."""
+    deployment = run.deployment
+    window = timedelta(seconds=deployment.health_window_seconds)
+    batch = run.batch(deployment.current_batch)
+    for target in batch:
+        if target.status == TargetStatus.SENT:
+            return False
+        if target.status == TargetStatus.APPLIED and run.now < target.applied_at + window:
+            return False
+    if deployment.strategy == Strategy.CANARY and deployment.current_batch == 0:
+        # A canary nobody ran proves nothing: all canaries offline means waiting for them.
+        return any(target.status == TargetStatus.APPLIED for target in batch)
+    return True
+
+
+def start_batch(run, number):
+    """Give the batch's gateways the new desired config; connected ones are sent, offline ones wait."""
+    batch = run.batch(number)
+    locked = Gateway.objects.select_for_update().filter(pk__in=[target.gateway_id for target in batch])
+    gateways = {gateway.pk: gateway for gateway in locked.order_by("name")}
+    for target in batch:
+        gateway = target.gateway = gateways[target.gateway_id]
+        if gateway.desired_config_hash != run.version.sha256:
+            # What it runs now is what a rollback gives back (it may have changed since creation).
+            target.previous_config, target.previous_config_hash = gateway.desired_config, gateway.desired_config_hash
+        if gateway.status != GatewayStatus.OFFLINE:
+            target.status, target.sent_at = TargetStatus.SENT, run.now
+        run.changed(target)
+    services.assign_desired_config(Gateway.objects.filter(pk__in=gateways), run.version, now=run.now)
+    for gateway in gateways.values():
+        gateway.desired_config, gateway.desired_config_hash = run.version.config_yaml, run.version.sha256
+    run.deployment.current_batch, run.deployment.gate_passed_at = number, None
+    sent = sum(target.status == TargetStatus.SENT for target in batch)
+    waiting = len(batch) - sent
+    message = f"Batch {number} started: sent to {sent} target(s)"
+    message += f", {waiting} wait for their gateway to connect." if waiting else "."
+    run.event(
+        EventKind.BATCH_STARTED,
+        message,
+        count=len(batch),
+        batch=number,
+        sent=sent,
+        waiting_offline=waiting,
+        gateways=names(batch),
+    )
+
+
+def stop(run, reason):
+    """Stop the deployment (failed) and, with auto_rollback, give the changed targets their previous config."""
+    failed = sum(target.status == TargetStatus.FAILED for target in run.targets)
+    finish(run, DeploymentStatus.FAILED, EventKind.STOPPED, f"Stopped: {reason}", count=failed)
+    if run.deployment.auto_rollback:
+        roll_back(run, "Rolled back automatically")
+
+
+def finish(run, status, kind, message, count=0):
+    deployment = run.deployment
+    deployment.status, deployment.finished_at, deployment.next_tick_at = status, run.now, None
+    run.event(kind, message, count=count, status=status)
+
+
+def was_assigned(run, target):
+    """This deployment gave the target's gateway its config (delivered or waiting for it)."""
+    if target.status in DELIVERED:
+        return True
+    current = run.deployment.current_batch
+    return target.status == TargetStatus.PENDING and current is not None and target.batch <= current
+
+
+def roll_back(run, prefix):
+    """Give every target this deployment changed its previous desired config back; status rolled_back.
+
+    Gateways whose desired config has changed since (another deployment) are left alone. Targets
+    are grouped by previous config: one UPDATE (and one push) per distinct config.
+    """
+    assigned = [target for target in run.targets if was_assigned(run, target)]
+    skipped = restore_previous(run, assigned, TargetStatus.ROLLED_BACK)
+    restored = len(assigned) - len(skipped)
+    run.deployment.status = DeploymentStatus.ROLLED_BACK
+    run.deployment.finished_at, run.deployment.next_tick_at = run.now, None
+    message = f"{prefix}: {restored} target(s) got their previous config back"
+    message += f"; {len(skipped)} left alone (their desired config changed since)." if skipped else "."
+    run.event(EventKind.ROLLED_BACK, message, count=restored, gateways=names(assigned), skipped=names(skipped))
+
+
+def restore_previous(run, targets, status, error=""):
+    """Set the targets' gateways back to their previous desired config; the targets left alone."""
+    ours = Gateway.objects.select_for_update().filter(
+        pk__in=[target.gateway_id for target in targets], desired_config_hash=run.version.sha256
+    )
+    ours = set(ours.order_by("name").values_list("pk", flat=True))
+    groups = {}
+    skipped = []
+    for target in targets:
+        if target.gateway_id in ours:
+            groups.setdefault(target.previous_config_hash, []).append(target)
+        else:
+            skipped.append(target)
+    for digest, group in groups.items():
+        previous = PreviousConfig(group[0].previous_config, digest)
+        gateway_ids = [target.gateway_id for target in group]
+        services.assign_desired_config(Gateway.objects.filter(pk__in=gateway_ids), previous, now=run.now)
+        for target in group:
+            target.status = status
+            target.error = error or target.error
+            run.changed(target)
+    return skipped
+
+
+def claim_next_tick(deployment_id, *, now=None):
+    """Book the next tick of an active deployment's chain; False when another chain has booked it.
+
+    A tick re-queues itself only if the booked time has come (it is that booked tick, or the chain
+    was lost): two chains started by accident thus collapse into one.
+    """
+    now = now or timezone.now()
+    seconds = settings.FLOWGATE_ROLLOUT_TICK_SECONDS
+    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + timedelta(seconds=seconds / 4))
+    active = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.ROLLING_OUT)
+    return bool(active.filter(due).update(next_tick_at=now + timedelta(seconds=seconds)))
+
+
+def reconcile(*, now=None):
+    """The periodic safety net (Celery beat). Returns what it did, as counts.
+
+    - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
+      of those whose next tick is overdue (a killed worker, a lost message);
+    - re-sends the desired config to connected gateways whose reported hash differs (a push lost
+      between commit and send). The OpAMP server never sends the same config twice on one
+      connection, so this cannot make an agent apply a config twice.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
+    ticked = restarted = finished = 0
+    for deployment_id in Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True):
+        run = advance(deployment_id, now=now)
+        ticked += 1
+        if run.deployment.status != DeploymentStatus.ROLLING_OUT:
+            finished += 1
+        elif run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
+            tasks.advance_rollout.delay(str(deployment_id))
+            restarted += 1
+    return {"ticked": ticked, "restarted": restarted, "finished": finished, "resent": resend_drifted_configs()}
+
+
+def resend_drifted_configs():
+    """Push the desired config again to connected gateways that report another hash; how many."""
+    drifted = (
+        Gateway.objects.exclude(status=GatewayStatus.OFFLINE)
+        .exclude(desired_config_hash="")
+        .exclude(remote_config_hash=F("desired_config_hash"))
+        .annotate(accepts=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG))
+        .exclude(accepts=0)
+    )
+    return notify_config_changed(drifted.values_list("pk", flat=True))
