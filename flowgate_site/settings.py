@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "gateways_app",
     "opamp_app",
     "deployments_app",
+    "dashboard_app",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "flowgate_site.context_processors.organizations",
             ],
         },
     },
@@ -181,7 +183,10 @@ STORAGES = {
     },
 }
 
-LOGIN_URL = "/admin/login/"
+# The operator pages (flowgate_site/urls_pages.py) sign people in; the admin keeps its own login page.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # Security: strict in production (DEBUG off), relaxed for local development.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -236,6 +241,10 @@ SPECTACULAR_SETTINGS = {
 
 # Largest collector YAML accepted in a template version, in bytes.
 FLOWGATE_MAX_CONFIG_BYTES = env_int("FLOWGATE_MAX_CONFIG_BYTES", 1024 * 1024)
+# The deep check of config validation (docs/deployments.md): a collector binary FlowGate runs as
+# `<binary> validate --config <file>`, and how long it may take. Empty: no deep check.
+FLOWGATE_COLLECTOR_BINARY = env_str("FLOWGATE_COLLECTOR_BINARY", "")
+FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS = env_int("FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS", 10)
 # The address gateways use to reach this portal (enrollment answers with it).
 FLOWGATE_PUBLIC_URL = env_str("FLOWGATE_PUBLIC_URL", "")
 FLOWGATE_OPAMP_PATH = "/v1/opamp"
@@ -277,4 +286,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# Dashboard (dashboard_app): how often every organization's gateways per status are sampled for the
+# "connected gateways over time" chart, and how long the samples are kept.
+FLOWGATE_FLEET_SNAPSHOT_SECONDS = float(env_str("FLOWGATE_FLEET_SNAPSHOT_SECONDS", "300"))
+FLOWGATE_FLEET_SNAPSHOT_DAYS = env_int("FLOWGATE_FLEET_SNAPSHOT_DAYS", 30)
+CELERY_BEAT_SCHEDULE["record-fleet-snapshots"] = {
+    "task": "dashboard_app.tasks.record_fleet_snapshots",
+    "schedule": FLOWGATE_FLEET_SNAPSHOT_SECONDS,
 }

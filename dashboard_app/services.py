@@ -1,0 +1,122 @@
+"""What the dashboard shows: fleet counts, config drift, rollouts in progress, failures, history.
+
+Every function reads one organization's rows through the models' own scoping (`for_org`) and
+costs a fixed number of queries, whatever the size of the fleet.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from dashboard_app.models import FleetSnapshot
+from deployments_app.models import FINISHED_STATUSES, Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
+from flowgate_site.models import Organization
+from gateways_app.models import Gateway, GatewayStatus
+
+ACTIVE_STATUSES = [status for status in DeploymentStatus.values if status not in FINISHED_STATUSES]
+
+
+def drift_filter():
+    """Gateways given a desired config whose reported config hash differs (Gateway.has_config_drift())."""
+    return Q(desired_config_hash__gt="") & ~Q(remote_config_hash=F("desired_config_hash"))
+
+
+def fleet_counts(org):
+    """{"total", "online", "degraded", "offline", "healthy", "unhealthy", "drifted"}: one query."""
+    counts = {status: Count("pk", filter=Q(status=status)) for status in GatewayStatus.values}
+    return Gateway.objects.for_org(org).aggregate(
+        total=Count("pk"),
+        healthy=Count("pk", filter=Q(health__healthy=True)),
+        unhealthy=Count("pk", filter=Q(health__healthy=False)),
+        drifted=Count("pk", filter=drift_filter()),
+        **counts,
+    )
+
+
+def drifted_gateways(org, limit=8):
+    """The first `limit` gateways whose reported config differs from the desired one."""
+    return list(Gateway.objects.for_org(org).filter(drift_filter()).order_by("name")[:limit])
+
+
+def active_deployments(org, limit=10):
+    """Unfinished deployments, newest first, annotated with their progress (one query)."""
+    rows = (
+        Deployment.objects.for_org(org)
+        .filter(status__in=ACTIVE_STATUSES)
+        .with_progress()
+        .select_related("template_version__template")
+        .order_by("-created_at", "-pk")
+    )
+    return list(rows[:limit])
+
+
+def recent_failures(org, limit=8):
+    """The latest failed deployment targets with their error text and gateway (one query)."""
+    rows = (
+        DeploymentTarget.objects.for_org(org)
+        .filter(status=TargetStatus.FAILED)
+        .select_related("gateway", "deployment__template_version__template")
+        .order_by(F("applied_at").desc(nulls_last=True), F("sent_at").desc(nulls_last=True), "-pk")
+    )
+    return list(rows[:limit])
+
+
+def deployment_outcomes(org, days=30, now=None):
+    """[(status, label, count)] of deployments finished in the last `days` days, one query."""
+    now = now or timezone.now()
+    rows = (
+        Deployment.objects.for_org(org)
+        .filter(status__in=FINISHED_STATUSES, finished_at__gte=now - timedelta(days=days))
+        .values("status")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    found = {row["status"]: row["count"] for row in rows}
+    order = [
+        DeploymentStatus.SUCCEEDED,
+        DeploymentStatus.FAILED,
+        DeploymentStatus.ROLLED_BACK,
+        DeploymentStatus.CANCELLED,
+    ]
+    return [(status.value, status.label, found.get(status.value, 0)) for status in order]
+
+
+def connected_history(org, hours=24, now=None, counts=None):
+    """[(time, connected, total)] over the last `hours`, from FleetSnapshot rows plus a point for now.
+
+    `counts` (a fleet_counts() result) saves a query when the caller has it already.
+    """
+    now = now or timezone.now()
+    snapshots = FleetSnapshot.objects.for_org(org).filter(taken_at__gte=now - timedelta(hours=hours))
+    points = [
+        (row.taken_at, row.online + row.degraded, row.online + row.degraded + row.offline)
+        for row in snapshots.order_by("taken_at").only("taken_at", "online", "degraded", "offline")
+    ]
+    counts = counts or fleet_counts(org)
+    points.append((now, counts["online"] + counts["degraded"], counts["total"]))
+    return points
+
+
+def record_fleet_snapshots(now=None):
+    """Write one FleetSnapshot per organization (its gateways per status now); drop those past retention.
+
+    Two queries to count, one insert and one delete, whatever the number of organizations.
+    Returns the number of snapshots written.
+    """
+    now = now or timezone.now()
+    per_status = {status: Count("pk", filter=Q(status=status)) for status in GatewayStatus.values}
+    grouped = Gateway.objects.values("organization_id").annotate(**per_status).order_by()
+    found = {row.pop("organization_id"): row for row in grouped}
+    empty = dict.fromkeys(GatewayStatus.values, 0)
+    snapshots = [
+        FleetSnapshot(organization_id=org_id, taken_at=now, **found.get(org_id, empty))
+        for org_id in Organization.objects.values_list("pk", flat=True)
+    ]
+    keep_from = now - timedelta(days=settings.FLOWGATE_FLEET_SNAPSHOT_DAYS)
+    with transaction.atomic():
+        FleetSnapshot.objects.bulk_create(snapshots)
+        FleetSnapshot.objects.filter(taken_at__lt=keep_from).delete()
+    return len(snapshots)

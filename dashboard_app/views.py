@@ -1,0 +1,26 @@
+"""The dashboard: the current organization's fleet, rollouts and failures at a glance."""
+
+from django.views.generic import TemplateView
+
+from dashboard_app import charts, services
+from flowgate_site.pages import OrgPageMixin
+
+
+class DashboardView(OrgPageMixin, TemplateView):
+    template_name = "dashboard_app/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        counts = services.fleet_counts(self.org)
+        outcomes = services.deployment_outcomes(self.org)
+        outcome_bars, outcomes_empty = charts.bar_chart(outcomes)
+        context.update(
+            counts=counts,
+            drifted=services.drifted_gateways(self.org),
+            active=services.active_deployments(self.org),
+            failures=services.recent_failures(self.org),
+            connected_chart=charts.line_chart(services.connected_history(self.org, counts=counts)),
+            outcome_bars=outcome_bars,
+            outcomes_empty=outcomes_empty,
+        )
+        return context

@@ -1,0 +1,221 @@
+"""Deployment pages: list, create (with a live preview of the selector), live progress and actions.
+
+The form is the shared DeploymentForm (validated by services.check_deployment) saved through
+services.create_deployment; pause/resume/cancel/roll back call deployments_app.actions. The
+detail page polls its `_live.html` partial with htmx until the deployment finishes.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from deployments_app import actions, services
+from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
+from deployments_app.forms import DeploymentForm
+from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
+from flowgate_site.models import Strategy
+from flowgate_site.pages import OrgPageMixin, is_htmx
+from gateways_app.models import Gateway, Tag
+from templates_app.models import TemplateVersion
+
+PAGE_SIZE = 50
+TARGETS_PAGE_SIZE = 100
+PREVIEW_NAMES = 50
+ACTIONS = {
+    "pause": actions.pause,
+    "resume": actions.resume,
+    "cancel": actions.cancel,
+    "rollback": actions.roll_back,
+}
+
+
+class DeploymentListView(OrgPageMixin, TemplateView):
+    template_name = "deployments_app/list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = (
+            self.scoped(Deployment)
+            .with_progress()
+            .select_related("template_version__template", "created_by")
+            .order_by("-created_at", "-pk")
+        )
+        filterset = DeploymentFilterSet(self.request.GET or None, queryset=rows)
+        if filterset.is_bound and filterset.is_valid():
+            rows = filterset.qs
+        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            filterset=filterset,
+            page=page,
+            query=query.urlencode(),
+            statuses=DeploymentStatus.choices,
+            strategies=Strategy.choices,
+            chosen_statuses=self.request.GET.getlist("status"),
+        )
+        return context
+
+
+class SelectorMixin:
+    """The current organization's choices for a deployment's version, tags and gateways."""
+
+    def narrow(self, form):
+        versions = self.scoped(TemplateVersion).select_related("template").order_by("template__name", "-number")
+        form.fields["template_version"].queryset = versions
+        form.fields["selector_tags"].queryset = self.scoped(Tag).order_by("key", "value")
+        form.fields["selector_gateways"].queryset = self.scoped(Gateway).order_by("name")
+        return form
+
+
+class DeploymentCreateView(SelectorMixin, OrgPageMixin, FormView):
+    template_name = "deployments_app/create.html"
+    form_class = DeploymentForm
+
+    def get_initial(self):
+        initial = {"organization": self.org.pk}
+        version_id = self.request.GET.get("template_version")
+        if version_id:
+            version = self.scoped(TemplateVersion).filter(pk=version_id).first() if _is_uuid(version_id) else None
+            if version is not None:
+                initial["template_version"] = version.pk
+        return initial
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        if "data" in kwargs:
+            kwargs["data"] = kwargs["data"].copy()
+            kwargs["data"]["organization"] = str(self.org.pk)  # always the current organization
+        return kwargs
+
+    def get_form(self, form_class=None):
+        return self.narrow(super().get_form(form_class))
+
+    def form_valid(self, form):
+        try:
+            deployment = services.create_deployment(
+                self.org, **form.deployment_kwargs(), user=self.request.user, request=self.request
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, "Deployment created: the rollout has started.")
+        return redirect("deployments:detail", pk=deployment.pk)
+
+
+class SelectorPreviewView(SelectorMixin, OrgPageMixin, TemplateView):
+    """The gateways a selector matches right now (htmx partial of the create page)."""
+
+    template_name = "deployments_app/_selector_preview.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tag_ids = [value for value in self.request.GET.getlist("selector_tags") if _is_uuid(value)]
+        gateway_ids = [value for value in self.request.GET.getlist("selector_gateways") if _is_uuid(value)]
+        tags = list(self.scoped(Tag).filter(pk__in=tag_ids))
+        gateways = list(self.scoped(Gateway).filter(pk__in=gateway_ids).only("pk"))
+        matched = services.resolve_targets(self.org, tags=tags, gateways=gateways)
+        context.update(
+            count=matched.count(),
+            matched=list(matched.only("pk", "name", "status")[:PREVIEW_NAMES]),
+            chose_something=bool(tags or gateways),
+        )
+        return context
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def available_actions(deployment):
+    """The actions the deployment's status allows (the same rules deployments_app.actions enforces)."""
+    status = deployment.status
+    allowed = []
+    if status == DeploymentStatus.ROLLING_OUT:
+        allowed.append("pause")
+    if status == DeploymentStatus.PAUSED:
+        allowed.append("resume")
+    if status in actions.CANCELLABLE:
+        allowed.append("cancel")
+    if status not in actions.NOT_STARTED and status != DeploymentStatus.ROLLED_BACK:
+        allowed.append("rollback")
+    return allowed
+
+
+class DeploymentPageMixin(OrgPageMixin):
+    def get_deployment(self):
+        deployments = self.scoped(Deployment).with_progress().select_related("template_version__template", "created_by")
+        return self.get_scoped_object(deployments, pk=self.kwargs["pk"])
+
+
+class DeploymentDetailView(DeploymentPageMixin, TemplateView):
+    """The deployment with live progress; htmx requests get only the `_live.html` partial."""
+
+    template_name = "deployments_app/detail.html"
+
+    def get_template_names(self):
+        return ["deployments_app/_live.html"] if is_htmx(self.request) else [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        deployment = self.get_deployment()
+        targets = DeploymentTarget.objects.filter(deployment=deployment).select_related("gateway")
+        filterset = DeploymentTargetFilterSet(self.request.GET or None, queryset=targets)
+        if filterset.is_bound and filterset.is_valid():
+            targets = filterset.qs
+        page = Paginator(targets.order_by("batch", "gateway__name"), TARGETS_PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            d=deployment,
+            allowed_actions=available_actions(deployment),
+            batches=deployment.batch_progress(),
+            targets=page,
+            page=page,
+            query=query.urlencode(),
+            target_statuses=TargetStatus.choices,
+            events=DeploymentEvent.objects.filter(deployment=deployment).order_by("-created_at", "-id")[:100],
+            selector_tags=list(deployment.selector_tags.all()),
+            selector_gateway_count=deployment.selector_gateways.count(),
+        )
+        return context
+
+
+class DeploymentActionView(DeploymentPageMixin, View):
+    """POST /deployments/<pk>/<action>/ with action pause, resume, cancel or rollback."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk, action):
+        operation = ACTIONS.get(action)
+        if operation is None:
+            raise Http404("No such action.")
+        deployment = self.get_deployment()
+        try:
+            operation(deployment.pk, user=request.user, request=request)
+        except actions.TransitionRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _DONE[action])
+        return redirect("deployments:detail", pk=deployment.pk)
+
+
+_DONE = {
+    "pause": "Deployment paused: no new batch starts until you resume it.",
+    "resume": "Deployment resumed.",
+    "cancel": "Deployment cancelled.",
+    "rollback": "Rolling back: the targets get their previous config.",
+}

@@ -1,0 +1,207 @@
+// FlowGate YAML editor: a textarea with line numbers, YAML highlighting and validate-as-you-type.
+//
+// Progressive enhancement of `.editor[data-yaml-editor]` (templates_app/_yaml_editor.html): the
+// textarea stays the form field (the page works without JavaScript); a <pre> behind it shows the
+// highlighted text, a gutter the line numbers. After each pause in typing the text is POSTed to
+// data-validate-url (templates_app.views.ValidateView, i.e. templates_app.validation) and every
+// error or warning is marked at its line.
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 400;
+
+  function escapeHtml(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function span(cls, text) {
+    return '<span class="' + cls + '">' + escapeHtml(text) + "</span>";
+  }
+
+  // Where a comment starts (a # at the line start or after a space, outside quotes); -1 if none.
+  function commentStart(line) {
+    var quote = null;
+    for (var i = 0; i < line.length; i++) {
+      var c = line[i];
+      if (quote) {
+        if (c === quote) { quote = null; }
+      } else if (c === '"' || c === "'") {
+        quote = c;
+      } else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]))) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  function highlightScalar(text) {
+    var trimmed = text.trim();
+    if (!trimmed) { return escapeHtml(text); }
+    var lead = text.slice(0, text.indexOf(trimmed));
+    var tail = text.slice(lead.length + trimmed.length);
+    var cls = null;
+    if (/^(".*"|'.*')$/.test(trimmed)) { cls = "yaml-str"; }
+    else if (/^-?(\d+(\.\d+)?([eE][-+]?\d+)?|0x[0-9a-fA-F]+)$/.test(trimmed)) { cls = "yaml-num"; }
+    else if (/^(true|false|yes|no|on|off|null|~)$/i.test(trimmed)) { cls = "yaml-bool"; }
+    else if (/^[&*][\w-]+/.test(trimmed)) { cls = "yaml-anchor"; }
+    else if (/^[{}\[\]|>]+-?$/.test(trimmed)) { cls = "yaml-punct"; }
+    else { cls = "yaml-str"; }
+    return escapeHtml(lead) + span(cls, trimmed) + escapeHtml(tail);
+  }
+
+  function highlightLine(line) {
+    var cut = commentStart(line);
+    var code = cut >= 0 ? line.slice(0, cut) : line;
+    var comment = cut >= 0 ? line.slice(cut) : "";
+    var html = "";
+    var item = /^(\s*)(- )/.exec(code);
+    if (item) {
+      html += escapeHtml(item[1]) + span("yaml-punct", "- ");
+      code = code.slice(item[0].length);
+    }
+    var key = /^(\s*)("[^"]*"|'[^']*'|[^\s#'"][^:#]*?)(:)(\s+|$)/.exec(code);
+    if (key) {
+      html += escapeHtml(key[1]) + span("yaml-key", key[2]) + span("yaml-punct", ":") + escapeHtml(key[4]);
+      code = code.slice(key[0].length);
+    }
+    html += highlightScalar(code);
+    if (comment) { html += span("yaml-comment", comment); }
+    return html;
+  }
+
+  function csrfToken(form) {
+    var input = form && form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function Editor(root) {
+    this.root = root;
+    this.textarea = root.querySelector("textarea");
+    this.pre = root.querySelector("pre.highlight");
+    this.gutter = root.querySelector(".gutter");
+    this.area = root.querySelector(".area");
+    var field = root.parentNode;
+    this.state = field.querySelector("[data-editor-state]");
+    this.problemList = field.querySelector("[data-editor-problems]");
+    this.url = root.getAttribute("data-validate-url");
+    this.typeField = root.getAttribute("data-type-field") ? document.getElementById(root.getAttribute("data-type-field")) : null;
+    this.type = root.getAttribute("data-type") || "";
+    this.problems = {};
+    this.timer = null;
+    this.request = 0;
+    this.bind();
+    this.render();
+    if (this.textarea.value.trim()) { this.validate(); }
+  }
+
+  Editor.prototype.bind = function () {
+    var self = this;
+    this.textarea.addEventListener("input", function () { self.render(); self.schedule(); });
+    this.area.addEventListener("scroll", function () { self.gutter.scrollTop = self.area.scrollTop; });
+    this.textarea.addEventListener("keydown", function (event) {
+      if (event.key === "Tab" && !event.shiftKey) {
+        event.preventDefault();
+        document.execCommand("insertText", false, "  ");
+      }
+    });
+    if (this.typeField) {
+      this.typeField.addEventListener("change", function () { self.schedule(); });
+    }
+  };
+
+  Editor.prototype.render = function () {
+    var lines = this.textarea.value.split("\n");
+    var problems = this.problems;
+    this.pre.innerHTML = lines.map(function (line, index) {
+      var html = highlightLine(line) || " ";
+      return problems[index + 1] ? '<span class="line-error">' + html + "</span>" : html;
+    }).join("\n") + "\n";
+    var numbers = [];
+    for (var i = 1; i <= lines.length; i++) {
+      var mark = problems[i];
+      numbers.push(mark ? '<div class="error-line" title="' + escapeHtml(mark) + '">' + i + "</div>" : "<div>" + i + "</div>");
+    }
+    this.gutter.innerHTML = numbers.join("");
+    // The textarea grows with its text, so the scrolling container moves text and highlight together.
+    this.textarea.style.height = "0px";
+    this.textarea.style.height = Math.max(this.textarea.scrollHeight, this.area.clientHeight) + "px";
+    this.textarea.style.width = Math.max(this.pre.scrollWidth, this.area.clientWidth) + "px";
+  };
+
+  Editor.prototype.schedule = function () {
+    var self = this;
+    clearTimeout(this.timer);
+    this.setState("Checking…", "");
+    this.timer = setTimeout(function () { self.validate(); }, DEBOUNCE_MS);
+  };
+
+  Editor.prototype.setState = function (text, cls) {
+    this.state.textContent = text;
+    this.state.className = "badge " + cls;
+    this.root.classList.toggle("invalid", cls === "invalid");
+  };
+
+  Editor.prototype.validate = function () {
+    var self = this;
+    var number = ++this.request;
+    var type = this.typeField ? this.typeField.value : this.type;
+    fetch(this.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(this.root.closest("form")) },
+      body: JSON.stringify({ config_yaml: this.textarea.value, type: type })
+    }).then(function (response) {
+      return response.json();
+    }).then(function (result) {
+      if (number === self.request) { self.show(result); }
+    }).catch(function () {
+      if (number === self.request) { self.setState("Could not check", ""); }
+    });
+  };
+
+  Editor.prototype.show = function (result) {
+    var self = this;
+    var errors = result.errors || [];
+    var warnings = result.warnings || [];
+    this.problems = {};
+    this.problemList.innerHTML = "";
+    errors.concat(warnings).forEach(function (problem, index) {
+      var isWarning = index >= errors.length;
+      var where = problem.line ? "line " + problem.line + (problem.column ? ", column " + problem.column : "") : "";
+      if (problem.line && !isWarning) { self.problems[problem.line] = problem.message; }
+      var item = document.createElement("li");
+      item.className = isWarning ? "warning" : "error";
+      item.setAttribute("data-line", problem.line || "");
+      if (where) {
+        var jump = document.createElement("button");
+        jump.type = "button";
+        jump.className = "link";
+        jump.textContent = where;
+        jump.addEventListener("click", function () { self.goToLine(problem.line); });
+        item.appendChild(jump);
+        item.appendChild(document.createTextNode(": "));
+      }
+      item.appendChild(document.createTextNode((isWarning ? "warning: " : "") + problem.message));
+      self.problemList.appendChild(item);
+    });
+    if (errors.length) {
+      this.setState(errors.length + " error" + (errors.length > 1 ? "s" : ""), "invalid");
+    } else if (warnings.length) {
+      this.setState("Valid, " + warnings.length + " warning" + (warnings.length > 1 ? "s" : ""), "warnings");
+    } else {
+      this.setState("Valid", "valid");
+    }
+    this.render();
+  };
+
+  Editor.prototype.goToLine = function (line) {
+    var lines = this.textarea.value.split("\n");
+    var offset = 0;
+    for (var i = 0; i < line - 1 && i < lines.length; i++) { offset += lines[i].length + 1; }
+    this.textarea.focus();
+    this.textarea.setSelectionRange(offset, offset + (lines[line - 1] || "").length);
+    this.area.scrollTop = Math.max(0, (line - 5) * 20);
+  };
+
+  document.querySelectorAll(".editor[data-yaml-editor]").forEach(function (root) { root.editor = new Editor(root); });
+})();

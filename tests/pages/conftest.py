@@ -1,0 +1,86 @@
+"""Fixtures of the page tests: signed-in browsers (Django's test Client) and a small fleet in acme."""
+
+import pytest
+from django.test import Client
+
+from deployments_app.services import create_deployment
+from gateways_app.models import Gateway, GatewayStatus, Tag
+from gateways_app.services import create_registration_token
+from templates_app.services import create_template, create_version
+
+CONFIG_V1 = """receivers:
+  otlp:
+    protocols:
+      grpc: {}
+processors:
+  batch: {}
+exporters:
+  debug: {}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [debug]
+"""
+CONFIG_V2 = CONFIG_V1.replace("  batch: {}\n", "  batch:\n    timeout: 5s\n")
+
+
+def signed_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_browser(alice):
+    return signed_in(alice)
+
+
+@pytest.fixture
+def bob_browser(bob):
+    return signed_in(bob)
+
+
+@pytest.fixture
+def charlie_browser(charlie):
+    return signed_in(charlie)
+
+
+def make_fleet(org, user, prefix="gw", count=3):
+    """A template with two versions, `count` tagged online gateways, a deployment and a registration token."""
+    template = create_template(org, name=f"{prefix}-traces", author=user, config_yaml=CONFIG_V1)
+    version2 = create_version(template, config_yaml=CONFIG_V2, change_summary="Batch timeout", author=user)
+    tag = Tag.objects.create(organization=org, key="env", value="prod")
+    gateways = []
+    for index in range(count):
+        gateway = Gateway.objects.create(
+            organization=org,
+            name=f"{prefix}-{index}",
+            hostname=f"{prefix}-{index}.example.com",
+            status=GatewayStatus.ONLINE,
+        )
+        gateway.tags.add(tag)
+        gateways.append(gateway)
+    deployment = create_deployment(org, template_version=version2, selector_tags=[tag], user=user)
+    token, _ = create_registration_token(org, name=f"{prefix}-token", created_by=user)
+    return {
+        "org": org,
+        "template": template,
+        "version": version2,
+        "tag": tag,
+        "gateway": gateways[0],
+        "gateways": gateways,
+        "deployment": deployment,
+        "token": token,
+    }
+
+
+@pytest.fixture
+def acme_fleet(org, alice):
+    return make_fleet(org, alice, prefix="acme")
+
+
+@pytest.fixture
+def globex_fleet(other_org, charlie):
+    return make_fleet(other_org, charlie, prefix="globex")
