@@ -1,0 +1,346 @@
+"""The agent side of OpAMP: one connection to the portal, over WebSocket or plain-HTTP polling.
+
+What it does, by the spec (shared/reference/opamp-spec/specification.md):
+- The first message of a connection is a status report; later messages carry only the status
+  parts that changed (status compression) plus `sequence_num`, incremented for every message.
+  When the server sets ReportFullState every part is sent again; ReportAvailableComponents
+  makes the next report carry the full component map (otherwise only its hash).
+- Heartbeats: an AgentToServer with nothing new, `heartbeat` seconds after the last message
+  (WebSocket), or a poll at that interval (HTTP). The server's ConnectionSettingsOffers may set
+  the interval. Our server's offers carry no `destination_endpoint`: an empty endpoint means
+  "keep the current connection" and only the interval is adopted (a non-empty one too: this
+  client does not announce AcceptsOpAMPConnectionSettings).
+- A reply triggers a message only when something changed (no echo loops).
+- Reconnects with exponential backoff and jitter; UNAVAILABLE (RetryInfo), HTTP 429/503 and
+  their Retry-After set the wait instead. `transport="auto"` starts on WebSocket and switches to
+  HTTP polling for good when the server refuses the WebSocket upgrade itself.
+- Stop: a last message with `agent_disconnect`, then the WebSocket close handshake.
+
+The agent (the supervisor) supplies the status parts and handles remote configs and commands
+through the small `agent` interface described on OpAMPClient.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import urllib.error
+import urllib.request
+import zlib
+
+import websockets
+from websockets.asyncio.client import connect
+
+from gateway.backoff import Backoff, parse_retry_after
+from gateway.state import uid_text
+from opamp_app import framing
+from opamp_app.proto import opamp_pb2
+
+logger = logging.getLogger(__name__)
+
+STATUS_PARTS = (
+    "agent_description",
+    "health",
+    "effective_config",
+    "remote_config_status",
+    "available_components",
+    "connection_settings_status",
+)
+REPORT_FULL_STATE = opamp_pb2.ServerToAgentFlags_ReportFullState
+REPORT_AVAILABLE_COMPONENTS = opamp_pb2.ServerToAgentFlags_ReportAvailableComponents
+UNAVAILABLE = opamp_pb2.ServerErrorResponseType_Unavailable
+MAX_MESSAGE_BYTES = framing.DEFAULT_MAX_MESSAGE_BYTES
+HTTP_TIMEOUT = 30
+# Status codes of a WebSocket handshake that mean "this server does not do WebSocket here".
+UPGRADE_REFUSED = {400, 404, 405, 426, 501}
+
+
+class Refused(Exception):
+    """The server refused our token (HTTP 401): retrying helps only once the token is fixed."""
+
+
+class Unavailable(Exception):
+    """The server is overloaded (UNAVAILABLE, 429, 503): reconnect after `retry_after` seconds."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpgradeRefused(Exception):
+    """The WebSocket handshake was answered with a plain HTTP status (no WebSocket support there)."""
+
+
+class OpAMPClient:
+    """One OpAMP client. `agent` provides:
+
+    capabilities (int), agent_description(), health(), effective_config(), remote_config_status(),
+    available_components(full: bool) -> the protobuf sub-message, or None to leave it out;
+    async on_remote_config(AgentRemoteConfig), async on_restart(), on_new_instance_uid(bytes).
+    """
+
+    def __init__(self, agent, *, instance_uid, token, ws_url="", http_url="", transport="websocket", heartbeat=30.0):
+        self.agent = agent
+        self.uid = bytes(instance_uid)
+        self.token = token
+        self.ws_url = ws_url
+        self.http_url = http_url
+        self.transport = "http" if transport == "http" else "websocket"
+        self.fallback_to_http = transport == "auto"
+        self.heartbeat = heartbeat
+        self.backoff = Backoff(initial=1, maximum=60)
+        self.sequence_num = 0
+        self.dirty = set(STATUS_PARTS)  # parts not yet sent (all of them before the first report)
+        self.full_components = False
+        self.settings_hash = b""
+        self.connected = False
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.messages_sent = 0
+        self._tasks = set()
+
+    # The agent's side
+
+    def report(self, *parts) -> None:
+        """These status parts changed: send them at the next opportunity."""
+        self.dirty.update(parts)
+        self.wake.set()
+
+    async def stop(self, run_task, timeout=5.0) -> None:
+        """Say goodbye (AgentDisconnect) and end run(); gives up after `timeout` seconds."""
+        self.stopping.set()
+        self.wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(run_task), timeout)
+        except TimeoutError:
+            run_task.cancel()
+
+    # Messages
+
+    def build(self, parts, *, disconnect=False) -> opamp_pb2.AgentToServer:
+        self.sequence_num += 1
+        message = opamp_pb2.AgentToServer(
+            instance_uid=self.uid, sequence_num=self.sequence_num, capabilities=self.agent.capabilities
+        )
+        for part in parts:
+            value = self._part(part)
+            if value is not None:
+                getattr(message, part).CopyFrom(value)
+        if disconnect:
+            message.agent_disconnect.SetInParent()
+        return message
+
+    def _part(self, part):
+        if part == "available_components":
+            full, self.full_components = self.full_components, False
+            return self.agent.available_components(full)
+        if part == "connection_settings_status":
+            if not self.settings_hash:
+                return None
+            return opamp_pb2.ConnectionSettingsStatus(
+                last_connection_settings_hash=self.settings_hash,
+                status=opamp_pb2.ConnectionSettingsStatuses_APPLIED,
+            )
+        return getattr(self.agent, part)()
+
+    def next_message(self, *, disconnect=False) -> opamp_pb2.AgentToServer:
+        parts = sorted(self.dirty)
+        self.dirty.clear()
+        self.wake.clear()
+        self.messages_sent += 1
+        return self.build(parts, disconnect=disconnect)
+
+    async def handle(self, reply: opamp_pb2.ServerToAgent) -> None:
+        """React to one ServerToAgent; marks what must be reported next (nothing when nothing changed)."""
+        if reply.HasField("error_response"):
+            self._server_error(reply.error_response)
+            return
+        self.backoff.reset()
+        new_uid = bytes(reply.agent_identification.new_instance_uid)
+        if new_uid and new_uid != self.uid:
+            logger.info("the server assigned instance_uid %s", uid_text(new_uid))
+            self.uid = new_uid
+            self.agent.on_new_instance_uid(new_uid)
+            self.report(*STATUS_PARTS)
+        if reply.flags & REPORT_FULL_STATE:
+            self.report(*STATUS_PARTS)
+        if reply.flags & REPORT_AVAILABLE_COMPONENTS:
+            self.full_components = True
+            self.report("available_components")
+        if reply.HasField("connection_settings"):
+            self._adopt_settings(reply.connection_settings)
+        if reply.HasField("remote_config"):
+            self._spawn(self.agent.on_remote_config(reply.remote_config))
+        if reply.HasField("command") and reply.command.type == opamp_pb2.CommandType_Restart:
+            self._spawn(self.agent.on_restart())
+
+    def _server_error(self, error) -> None:
+        if error.type == UNAVAILABLE:
+            retry = error.retry_info.retry_after_nanoseconds / 1e9 if error.HasField("retry_info") else None
+            raise Unavailable(f"server unavailable: {error.error_message}", retry or None)
+        # BAD_REQUEST (or unknown): the spec says not to resend that message; log and go on.
+        logger.error("the server refused a message: %s", error.error_message)
+
+    def _adopt_settings(self, offers) -> None:
+        if offers.HasField("opamp"):
+            opamp = offers.opamp
+            if opamp.destination_endpoint:
+                logger.warning(
+                    "ignoring the offered OpAMP endpoint %s: keeping this connection", opamp.destination_endpoint
+                )
+            if opamp.heartbeat_interval_seconds:
+                self.heartbeat = float(opamp.heartbeat_interval_seconds)
+                logger.info("heartbeat interval set by the server: %ss", opamp.heartbeat_interval_seconds)
+        if offers.hash and bytes(offers.hash) != self.settings_hash:
+            self.settings_hash = bytes(offers.hash)
+            self.report("connection_settings_status")
+
+    def _spawn(self, coroutine):
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task):
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("agent callback failed", exc_info=task.exception())
+
+    # Connection loop
+
+    async def run(self) -> None:
+        """Stay connected until stop(): reconnect with backoff, honour Retry-After."""
+        while not self.stopping.is_set():
+            delay = 0.0
+            try:
+                if self.transport == "http":
+                    await self._http_session()
+                else:
+                    await self._ws_session()
+            except Refused as error:
+                delay = self.backoff.next_delay()
+                logger.error("OpAMP token refused (%s); re-enroll with --re-enroll. Retrying in %.0fs", error, delay)
+            except Unavailable as error:
+                delay = self.backoff.next_delay(error.retry_after)
+                logger.warning("%s; reconnecting in %.1fs", error, delay)
+            except UpgradeRefused as error:
+                delay = self._upgrade_refused(error)
+            except (OSError, TimeoutError, websockets.WebSocketException, framing.FramingError) as error:
+                delay = self.backoff.next_delay()
+                logger.warning(
+                    "OpAMP connection lost (%s); reconnecting in %.1fs", error or type(error).__name__, delay
+                )
+            finally:
+                self.connected = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
+    def _upgrade_refused(self, error) -> float:
+        if self.fallback_to_http and self.http_url:
+            logger.warning("%s; switching to plain-HTTP polling", error)
+            self.transport = "http"
+            return 0.0
+        delay = self.backoff.next_delay()
+        logger.error("%s; retrying in %.1fs", error, delay)
+        return delay
+
+    # WebSocket
+
+    async def _ws_session(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            ws = await connect(self.ws_url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES, open_timeout=15)
+        except websockets.InvalidStatus as error:
+            raise _status_error(error.response.status_code, error.response.headers.get("Retry-After")) from None
+        logger.info("OpAMP connected over WebSocket to %s", self.ws_url)
+        self.connected = True
+        self.dirty.add("agent_description")  # the first message of a connection is a status report
+        receiver = asyncio.ensure_future(self._ws_receive(ws))
+        try:
+            await self._ws_send_loop(ws, receiver)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _ws_send_loop(self, ws, receiver) -> None:
+        last_sent = 0.0
+        while True:
+            if self.stopping.is_set():
+                await ws.send(framing.encode(self.next_message(disconnect=True), MAX_MESSAGE_BYTES))
+                logger.info("sent AgentDisconnect")
+                return
+            if self.dirty or time.monotonic() - last_sent >= self.heartbeat:
+                await ws.send(framing.encode(self.next_message(), MAX_MESSAGE_BYTES))
+                last_sent = time.monotonic()
+            waiter = asyncio.ensure_future(self.wake.wait())
+            timeout = max(0.0, last_sent + self.heartbeat - time.monotonic())
+            await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if receiver.done():
+                receiver.result()  # raises what ended the connection
+                raise ConnectionError("the server closed the connection")
+
+    async def _ws_receive(self, ws) -> None:
+        async for data in ws:
+            if isinstance(data, str):
+                logger.error("ignoring a text frame from the server")
+                continue
+            await self.handle(framing.decode(data, opamp_pb2.ServerToAgent, MAX_MESSAGE_BYTES))
+
+    # Plain HTTP
+
+    async def _http_session(self) -> None:
+        self.dirty.add("agent_description")
+        while True:
+            disconnect = self.stopping.is_set()
+            message = self.next_message(disconnect=disconnect)
+            reply = await asyncio.to_thread(self._post, message)
+            self.connected = True
+            if disconnect:
+                logger.info("sent AgentDisconnect")
+                return
+            if reply is not None:
+                await self.handle(reply)
+            if not self.dirty:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.heartbeat)
+
+    def _post(self, message):
+        """POST one AgentToServer; the ServerToAgent (None when the server refused the body, 413)."""
+        request = urllib.request.Request(  # noqa: S310  (the endpoint is the portal's, from enrollment)
+            self.http_url,
+            data=message.SerializeToString(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-protobuf",
+                "Authorization": f"Bearer {self.token}",
+                "OpAMP-Instance-UID": uid_text(self.uid),
+                "Accept-Encoding": "gzip",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+                return self._read_reply(response.read(MAX_MESSAGE_BYTES + 1), response.headers)
+        except urllib.error.HTTPError as error:
+            if error.code == 400:
+                return self._read_reply(error.read(MAX_MESSAGE_BYTES + 1), error.headers)
+            if error.code == 413:
+                logger.error("the server refused a message as too large; it is not resent")
+                return None
+            raise _status_error(error.code, error.headers.get("Retry-After")) from None
+
+    def _read_reply(self, body, headers):
+        if headers.get("Content-Encoding", "").lower() == "gzip":
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = inflater.decompress(body, MAX_MESSAGE_BYTES + 1)
+        return framing.parse(body, opamp_pb2.ServerToAgent, MAX_MESSAGE_BYTES)
+
+
+def _status_error(status: int, retry_after_header) -> Exception:
+    if status == 401:
+        return Refused("HTTP 401")
+    if status in (429, 503):
+        return Unavailable(f"server answered HTTP {status}", parse_retry_after(retry_after_header))
+    if status in UPGRADE_REFUSED:
+        return UpgradeRefused(f"the server answered the WebSocket handshake with HTTP {status}")
+    return ConnectionError(f"server answered HTTP {status}")
