@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+MAX_DOTS = 60
+
 
 @dataclass
 class LineChart:
@@ -43,10 +45,12 @@ def line_chart(points, *, width=560, height=180, pad_left=36, pad_bottom=22, pad
     bottom = pad_top + plot_h
     chart.area = f"{chart.line} L {coords[-1][0]} {bottom} L {coords[0][0]} {bottom} Z"
     chart.y_ticks = [(y_of(value), str(value)) for value in sorted({0, top // 2, top})]
-    chart.dots = [
-        (x, y, f"{timezone.localtime(moment):%Y-%m-%d %H:%M}: {value} of {total} connected")
-        for (x, y), (moment, value, total) in zip(coords, points, strict=False)
-    ]
+    # Dots (with a tooltip each) only where they stay apart: a day of 5-minute samples is a plain line.
+    if len(points) <= MAX_DOTS:
+        chart.dots = [
+            (x, y, f"{timezone.localtime(moment):%Y-%m-%d %H:%M}: {value} of {total} connected")
+            for (x, y), (moment, value, total) in zip(coords, points, strict=False)
+        ]
     chart.x_labels = [
         (pad_left, f"{timezone.localtime(start):%d %b %H:%M}", "start"),
         (pad_left + plot_w, "now", "end"),

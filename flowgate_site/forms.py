@@ -22,4 +22,15 @@ class OrgSettingsForm(forms.ModelForm):
             "default_auto_rollback",
             "extra_allowed_components",
         ]
+        labels = {
+            "opamp_token_lifetime_days": "OpAMP token lifetime (days)",
+            "registration_token_lifetime_hours": "Registration token lifetime (hours)",
+            "heartbeat_interval_seconds": "Heartbeat interval (seconds)",
+            "default_batch_percent": "Batch size (% of targets)",
+            "default_canary_percent": "Canaries (% of targets)",
+            "default_health_window_seconds": "Health window (seconds)",
+            "default_failure_threshold_percent": "Failure threshold (% of targets)",
+            "default_auto_rollback": "Roll back automatically when a deployment fails",
+        }
+        widgets = {"extra_allowed_components": forms.Textarea(attrs={"rows": 2})}
         help_texts = {"extra_allowed_components": 'A JSON list of component types, e.g. ["kafka", "otlp"].'}

@@ -66,8 +66,13 @@ class SettingsView(OrgPageMixin, UpdateView):
         return self.get_scoped_object(self.scoped(OrgSettings))
 
     def form_valid(self, form):
-        changed = {name: {"to": _plain(form.cleaned_data[name])} for name in form.changed_data}
+        before = OrgSettings.objects.get(pk=self.object.pk)
         response = super().form_valid(form)
+        changed = {}
+        for name in form.Meta.fields:
+            old, new = getattr(before, name), getattr(self.object, name)
+            if old != new:
+                changed[name] = {"from": _plain(old), "to": _plain(new)}
         audit.record(self.org, "settings.updated", self.object, request=self.request, changes=changed)
         messages.success(self.request, "Settings saved.")
         return response

@@ -27,6 +27,15 @@ class GatewayForm(SameOrgTagsMixin, forms.ModelForm):
         model = Gateway
         fields = ["name", "tags"]
 
+    def clean_name(self):
+        # The (organization, name) constraint is not checked by ModelForm: organization is not a field here.
+        name = self.cleaned_data["name"]
+        if self.instance.organization_id is not None:
+            others = Gateway.objects.for_org(self.instance.organization).filter(name=name).exclude(pk=self.instance.pk)
+            if others.exists():
+                raise forms.ValidationError("A gateway with this name already exists in the organization.")
+        return name
+
 
 class RegistrationTokenForm(SameOrgTagsMixin, forms.ModelForm):
     """Create (or, for name, max uses and tags, edit) a registration token."""

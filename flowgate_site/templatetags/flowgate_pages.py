@@ -20,8 +20,11 @@ def ago(moment):
     """'3 minutes ago', 'never' for None."""
     if moment is None:
         return "never"
-    if timezone.now() - moment < timezone.timedelta(seconds=5):
+    seconds = (timezone.now() - moment).total_seconds()
+    if seconds < 5:
         return "just now"
+    if seconds < 60:
+        return f"{int(seconds)} s ago"
     return f"{timesince(moment).split(',')[0]} ago"
 
 
