@@ -196,6 +196,11 @@ def build_deployment(org, *, template_version, selector_tags=(), selector_gatewa
     Raises ValidationError (keyed by field) for anything wrong; writes nothing.
     """
     _check_ownership(org, template_version, selector_tags, selector_gateways)
+    if not template_version.is_deployable():
+        # Validation found errors when the version was saved (templates_app.validation).
+        raise ValidationError(
+            {"template_version": f"{template_version.validation_summary()}. Fix it in a new version to deploy it."}
+        )
     values = _with_defaults(org, params)
     _check_strategy_params(values)
     deployment = Deployment(organization=org, template_version=template_version, created_by=user, **values)

@@ -1,14 +1,16 @@
 """Admin for templates and their versions. Versions are added through `create_version` and
 never changed or deleted here (deleting a template removes its versions)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.utils.html import format_html, format_html_join
 
 from flowgate_site import audit
 from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
+from flowgate_site.roles import Role, has_role
 from templates_app import services
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
-from templates_app.models import ConfigTemplate, TemplateVersion
+from templates_app.models import ConfigTemplate, TemplateVersion, ValidationState
 
 
 @admin.display(description="sha256")
@@ -16,11 +18,38 @@ def short_sha256(version):
     return version.sha256[:12]
 
 
+@admin.display(description="validation", ordering="validation_state")
+def validation_badge(version):
+    return version.get_validation_state_display()
+
+
+def _message_lines(entries):
+    def where(entry):
+        place = f"line {entry['line']}, column {entry['column']}" if entry.get("line") else ""
+        return ", ".join(part for part in (place, entry.get("path", "")) if part)
+
+    return format_html_join(
+        "", "<li><code>{}</code> {} <small>{}</small></li>", ((e["code"], e["message"], where(e)) for e in entries)
+    )
+
+
+@admin.display(description="validation errors")
+def validation_errors_list(version):
+    return format_html("<ul>{}</ul>", _message_lines(version.validation_errors)) if version.validation_errors else "—"
+
+
+@admin.display(description="validation warnings")
+def validation_warnings_list(version):
+    if not version.validation_warnings:
+        return "—"
+    return format_html("<ul>{}</ul>", _message_lines(version.validation_warnings))
+
+
 class TemplateVersionInline(admin.TabularInline):
     """The template's versions, read-only: new versions are added from the version admin."""
 
     model = TemplateVersion
-    fields = ["number", short_sha256, "author", "created_at", "change_summary"]
+    fields = ["number", short_sha256, validation_badge, "author", "created_at", "change_summary"]
     readonly_fields = fields
     ordering = ["-number"]
     extra = 0
@@ -100,11 +129,24 @@ class TemplateVersionAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     """Add a version (validated, numbered and audited by `create_version`); view existing ones."""
 
     form = TemplateVersionForm
-    list_display = ["template", "number", short_sha256, "author", "created_at", "change_summary"]
-    list_filter = [("template__organization", OrganizationListFilter)]
+    list_display = ["template", "number", short_sha256, validation_badge, "author", "created_at", "change_summary"]
+    list_filter = [("template__organization", OrganizationListFilter), "validation_state"]
     search_fields = ["template__name", "change_summary"]
     list_select_related = ["template", "author"]
-    view_fields = ["template", "number", "sha256", "author", "created_at", "change_summary", "config_yaml"]
+    actions = ["revalidate"]
+    view_fields = [
+        "template",
+        "number",
+        "sha256",
+        "author",
+        "created_at",
+        "change_summary",
+        validation_badge,
+        validation_errors_list,
+        validation_warnings_list,
+        "validated_at",
+        "config_yaml",
+    ]
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -139,3 +181,19 @@ class TemplateVersionAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         for field in TemplateVersion._meta.concrete_fields:
             setattr(obj, field.attname, getattr(version, field.attname))
         obj._state.adding = False
+        if version.validation_state == ValidationState.INVALID:
+            self.message_user(request, f"{version.validation_summary()}. It cannot be deployed.", messages.ERROR)
+        elif version.validation_state == ValidationState.WARNINGS:
+            self.message_user(request, version.validation_summary(), messages.WARNING)
+
+    def has_revalidate_permission(self, request):
+        return self.has_add_permission(request)
+
+    @admin.action(description="Validate again (catalogue, gateways and settings of now)", permissions=["revalidate"])
+    def revalidate(self, request, queryset):
+        for version in queryset.select_related("template__organization"):
+            if not (request.user.is_superuser or has_role(version.organization.role_of(request.user), Role.EDITOR)):
+                self.message_user(request, f"{version}: your role does not allow this.", messages.ERROR)
+                continue
+            services.revalidate_version(version, user=request.user, request=request)
+            self.message_user(request, version.validation_summary())

@@ -52,6 +52,15 @@ class ConfigTemplate(OrgOwnedModel):
         return self.versions.order_by("-number").first()
 
 
+class ValidationState(models.TextChoices):
+    """The outcome of validating a version's config (templates_app.validation)."""
+
+    UNVALIDATED = "unvalidated", "Not validated"
+    VALID = "valid", "Valid"
+    WARNINGS = "warnings", "Valid with warnings"
+    INVALID = "invalid", "Invalid"
+
+
 class TemplateVersionQuerySet(child_queryset("template__organization")):
     def update(self, **kwargs):
         raise TypeError("Template versions are immutable.")
@@ -74,6 +83,15 @@ class TemplateVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Validation results (templates_app.validation), set when the version is created. An invalid
+    # version is kept, but no deployment may use it. Rows from before validation existed are
+    # "unvalidated" until re-validated (admin action, services.revalidate_version).
+    validation_state = models.CharField(
+        max_length=12, choices=ValidationState.choices, default=ValidationState.UNVALIDATED, editable=False
+    )
+    validation_errors = models.JSONField(default=list, blank=True, editable=False)
+    validation_warnings = models.JSONField(default=list, blank=True, editable=False)
+    validated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TemplateVersionQuerySet.as_manager()
 
@@ -103,3 +121,18 @@ class TemplateVersion(models.Model):
     @property
     def organization(self):
         return self.template.organization
+
+    def is_deployable(self):
+        """False when validation found errors (a version not validated yet is not refused here)."""
+        return self.validation_state != ValidationState.INVALID
+
+    def validation_summary(self):
+        """One line: the validation state and the first error (or warning), with its line and column."""
+        text = f"{self} is {self.get_validation_state_display().lower()}"
+        entries = self.validation_errors or self.validation_warnings
+        if entries:
+            first = entries[0]
+            place = f" (line {first['line']}, column {first['column']})" if first.get("line") else ""
+            more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
+            text += f": {first['message']}{place}{more}"
+        return text

@@ -1,12 +1,14 @@
-"""Services of the templates app: parsing collector YAML, creating templates and their versions, diffs.
+"""Services of the templates app: parsing and validating collector YAML, creating templates and
+their versions, diffs.
 
-`parse_collector_yaml` is the one place collector YAML is parsed; every front door (API,
-admin, pages) reaches it through these services or the shared forms.
+Collector YAML is parsed only by templates_app.yaml_loader and validated only by
+templates_app.validation; every front door (API, admin, pages) reaches them through these
+services or the shared forms. A version whose YAML cannot be loaded is refused; one that loads but
+fails validation is saved with its errors (validation_state "invalid") and cannot be deployed.
 """
 
 import difflib
 
-import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,26 +16,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from flowgate_site import audit
+from templates_app import validation
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion
+from templates_app.yaml_loader import ConfigYamlError, load_config_yaml
 
 DUPLICATE_NAME_MESSAGE = "A template with this name already exists in the organization."
-
-
-def _yaml_error(exc, text):
-    """A one-line, user-facing description of a YAML error, with a 1-based line and column."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark is not None:
-            return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-        return problem
-    if isinstance(exc, yaml.reader.ReaderError):
-        # Reader errors (e.g. control characters) carry a character offset, not a mark.
-        before = text[: exc.position]
-        line = before.count("\n") + 1
-        column = exc.position - (before.rfind("\n") + 1) + 1
-        return f"line {line}, column {column}: {exc.reason} (character #x{exc.character:04x})"
-    return f"invalid YAML: {exc}"
 
 
 def parse_collector_yaml(text):
@@ -41,24 +28,60 @@ def parse_collector_yaml(text):
 
     Raises ValidationError({"config_yaml": ...}) when the text is not a string, is larger
     than FLOWGATE_MAX_CONFIG_BYTES, is not valid YAML (the message starts with
-    "line L, column C:") or is not a mapping at the top level.
+    "line L, column C:"), breaks a loading limit (nesting, aliases, duplicate keys; see
+    templates_app.yaml_loader) or is not a mapping at the top level.
     """
-    if not isinstance(text, str):
-        raise ValidationError({"config_yaml": "Give the configuration as YAML text."})
-    size = len(text.encode("utf-8"))
-    limit = settings.FLOWGATE_MAX_CONFIG_BYTES
-    if size > limit:
-        raise ValidationError({"config_yaml": f"The configuration is {size} bytes; the limit is {limit} bytes."})
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationError({"config_yaml": _yaml_error(exc, text)})
-    if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
-        raise ValidationError(
-            {"config_yaml": f"The configuration must be a YAML mapping (receivers:, exporters:, ...), not {kind}."}
+        return load_config_yaml(text, max_bytes=settings.FLOWGATE_MAX_CONFIG_BYTES).data
+    except ConfigYamlError as exc:
+        raise ValidationError({"config_yaml": str(exc)})
+
+
+def validate_version_config(template, config_yaml):
+    """Validate YAML meant to become a version of `template` (the one validation of every front door).
+
+    Components are checked against the organization's pool (see validation.scope_for_org); the
+    deep check runs when a collector binary is configured. Returns a ValidationResult.
+    """
+    return validation.validate_for_org(
+        config_yaml,
+        template.organization,
+        template_type=template.type,
+        deep=bool(settings.FLOWGATE_COLLECTOR_BINARY),
+    )
+
+
+def _validation_fields(result, now):
+    return {
+        "validation_state": result.state,
+        "validation_errors": [message.as_dict() for message in result.errors],
+        "validation_warnings": [message.as_dict() for message in result.warnings],
+        "validated_at": now,
+    }
+
+
+def revalidate_version(version, *, user=None, request=None, now=None):
+    """Validate a stored version again (after a catalogue or fleet change), store and audit the result.
+
+    Only the validation fields change: the version's content stays immutable. Returns the result.
+    """
+    result = validate_version_config(version.template, version.config_yaml)
+    fields = _validation_fields(result, now or timezone.now())
+    before = version.validation_state
+    with transaction.atomic():
+        # The immutable queryset refuses update(); the base manager is how derived fields are refreshed.
+        TemplateVersion._base_manager.filter(pk=version.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(version, name, value)
+        audit.record(
+            version.organization,
+            "template_version.revalidated",
+            version,
+            user=user,
+            request=request,
+            changes={"validation_state": {"from": before, "to": version.validation_state}},
         )
-    return data
+    return result
 
 
 def _name_taken(template):
@@ -112,7 +135,9 @@ def create_version(template, *, config_yaml, change_summary, author, now=None, r
     and each gets its own number; the (template, number) unique constraint backs this.
     `now` (for tests) fixes the version's creation time and the template's updated_at.
     """
-    parse_collector_yaml(config_yaml)
+    result = validate_version_config(template, config_yaml)
+    if result.parse_error is not None:
+        raise ValidationError({"config_yaml": str(result.parse_error)})
     with transaction.atomic():
         locked = ConfigTemplate.objects.select_for_update().get(pk=template.pk)
         last = TemplateVersion.objects.filter(template=locked).aggregate(last=Max("number"))["last"] or 0
@@ -122,6 +147,7 @@ def create_version(template, *, config_yaml, change_summary, author, now=None, r
             config_yaml=config_yaml,
             change_summary=change_summary,
             author=author,
+            **_validation_fields(result, now or timezone.now()),
         )
         version.full_clean(exclude=["template", "author", "number", "sha256"], validate_constraints=False)
         version.save()

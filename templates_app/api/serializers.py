@@ -2,9 +2,10 @@
 
 from rest_framework import serializers
 
-from flowgate_site.api.mixins import OrgOwnedSerializer, StrictFieldsMixin
-from templates_app import services
-from templates_app.models import ConfigTemplate, TemplateVersion
+from flowgate_site.api.mixins import OrgOwnedSerializer, OrgSlugField, StrictFieldsMixin, scoped_related
+from gateways_app.models import Gateway
+from templates_app import collector_check, services
+from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, ValidationState
 
 
 class ConfigTemplateSerializer(OrgOwnedSerializer):
@@ -61,6 +62,20 @@ class ConfigTemplateCreateSerializer(ConfigTemplateSerializer):
         )
 
 
+class ValidationMessageSerializer(serializers.Serializer):
+    """One validation error or warning."""
+
+    code = serializers.CharField(
+        help_text="The rule: yaml.syntax, yaml.aliases, structure.pipeline_exporters, component.unavailable, ..."
+    )
+    message = serializers.CharField()
+    path = serializers.CharField(
+        allow_blank=True, help_text="Where, e.g. service.pipelines.logs.exporters[0]; empty: the whole document."
+    )
+    line = serializers.IntegerField(allow_null=True, help_text="1-based; null when not known.")
+    column = serializers.IntegerField(allow_null=True, help_text="1-based; null when not known.")
+
+
 class TemplateVersionListSerializer(serializers.ModelSerializer):
     """A version without its YAML (lists stay small)."""
 
@@ -68,19 +83,33 @@ class TemplateVersionListSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True, help_text="Username of the author."
     )
+    validation_state = serializers.ChoiceField(
+        choices=ValidationState.choices, read_only=True, help_text="An invalid version cannot be deployed."
+    )
 
     class Meta:
         model = TemplateVersion
-        fields = ["id", "template", "number", "sha256", "change_summary", "author", "created_at"]
+        fields = ["id", "template", "number", "sha256", "change_summary", "validation_state", "author", "created_at"]
         read_only_fields = fields
 
 
 class TemplateVersionSerializer(StrictFieldsMixin, TemplateVersionListSerializer):
-    """A version with its YAML. Only `config_yaml` and `change_summary` are written, once."""
+    """A version with its YAML and validation results. Only `config_yaml` and `change_summary` are
+    written, once. YAML that cannot be loaded is a 400; a config that loads but fails validation is
+    saved with its errors (validation_state "invalid") and cannot be deployed.
+    """
+
+    validation_errors = ValidationMessageSerializer(many=True, read_only=True)
+    validation_warnings = ValidationMessageSerializer(many=True, read_only=True)
 
     class Meta(TemplateVersionListSerializer.Meta):
-        fields = TemplateVersionListSerializer.Meta.fields + ["config_yaml"]
-        read_only_fields = ["id", "template", "number", "sha256", "author", "created_at"]
+        fields = TemplateVersionListSerializer.Meta.fields + [
+            "validation_errors",
+            "validation_warnings",
+            "validated_at",
+            "config_yaml",
+        ]
+        read_only_fields = ["id", "template", "number", "sha256", "author", "created_at", "validated_at"]
         extra_kwargs = {"config_yaml": {"trim_whitespace": False}}
 
     def create(self, validated_data):
@@ -114,3 +143,76 @@ class TemplateDiffSerializer(serializers.Serializer):
             "to": serializers.IntegerField(),
             "diff": serializers.CharField(help_text="Unified diff; empty when the versions are identical."),
         }
+
+
+class DeepCheckSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=collector_check.STATUSES,
+        help_text="not_requested, skipped, unavailable (no binary), passed, failed or timed_out.",
+    )
+    message = serializers.CharField(allow_blank=True, help_text="The collector's own message when it ran.")
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    """The answer of POST /validation."""
+
+    valid = serializers.BooleanField(help_text="True when there is no error (warnings allowed).")
+    validation_state = serializers.ChoiceField(
+        choices=ValidationState.choices, help_text="valid, warnings or invalid (as stored on a version)."
+    )
+    errors = ValidationMessageSerializer(many=True)
+    warnings = ValidationMessageSerializer(many=True)
+    components = serializers.CharField(help_text="What the component types were checked against.")
+    deep_check = DeepCheckSerializer()
+
+
+class ValidationSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The body of POST /validation. Without gateways or selector_tags, components are checked
+    against the upstream catalogue and what the organization's gateways reported; with them, every
+    target must have every component.
+    """
+
+    config_yaml = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    organization = OrgSlugField(help_text="Slug; defaults to your only organization.")
+    gateways = scoped_related(
+        Gateway,
+        serializers.PrimaryKeyRelatedField,
+        many=True,
+        required=False,
+        pk_field=serializers.UUIDField(),
+        help_text="Target gateways (ids) of the organization.",
+    )
+    selector_tags = serializers.ListField(
+        child=serializers.CharField(max_length=130),
+        required=False,
+        help_text='Target the gateways carrying all these "key=value" tags.',
+    )
+    template_type = serializers.ChoiceField(
+        choices=TemplateType.choices,
+        default=TemplateType.FULL,
+        help_text="Warns when a typed template lacks its pipeline.",
+    )
+    deep = serializers.BooleanField(default=False, help_text="Also run the configured collector's `validate`.")
+
+    def validate(self, attrs):
+        org = attrs["organization"]
+        foreign = [str(gateway.pk) for gateway in attrs.get("gateways", []) if gateway.organization_id != org.pk]
+        if foreign:
+            raise serializers.ValidationError(
+                {"gateways": f"Gateway {', '.join(foreign)} does not exist in organization {org.slug}."}
+            )
+        attrs["targets"] = self._targets(org, attrs)
+        return attrs
+
+    def _targets(self, org, attrs):
+        """The target gateways, or None when the caller named none."""
+        # The deployments' selector: same rules as POST /deployments.
+        from deployments_app.services import NO_TARGETS, find_tags, resolve_targets
+
+        if "gateways" not in attrs and "selector_tags" not in attrs:
+            return None
+        tags = find_tags(org, attrs.get("selector_tags", []))
+        targets = list(resolve_targets(org, tags=tags, gateways=attrs.get("gateways", [])))
+        if not targets:
+            raise serializers.ValidationError({"selector_tags": NO_TARGETS})
+        return targets

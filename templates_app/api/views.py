@@ -7,9 +7,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from flowgate_site.api.mixins import AuditedMixin, OrgScopedMixin
-from templates_app import services
+from flowgate_site.roles import Role
+from templates_app import services, validation
 from templates_app.api.serializers import (
     ConfigTemplateCreateSerializer,
     ConfigTemplateSerializer,
@@ -17,6 +19,8 @@ from templates_app.api.serializers import (
     TemplateDiffSerializer,
     TemplateVersionListSerializer,
     TemplateVersionSerializer,
+    ValidationResultSerializer,
+    ValidationSerializer,
 )
 from templates_app.filters import ConfigTemplateFilterSet, TemplateVersionFilterSet
 from templates_app.models import ConfigTemplate, TemplateVersion
@@ -118,3 +122,33 @@ class TemplateVersionViewSet(
 
     def perform_create(self, serializer):
         serializer.save(template=self.get_template())  # services.create_version audits it
+
+
+class ValidationView(APIView):
+    """Validate a collector config without saving anything (same rules as saving a version)."""
+
+    write_role = Role.VIEWER  # nothing is written: any member may validate
+
+    @extend_schema(
+        request=ValidationSerializer,
+        responses={
+            200: ValidationResultSerializer,
+            400: OpenApiResponse(description="A field of the request is wrong (unknown gateway, tag, ...)."),
+        },
+    )
+    def post(self, request):
+        """Validate `config_yaml`: the answer lists errors and warnings with their line and column.
+
+        A config that is not valid is still a 200: look at `valid` and `errors`.
+        """
+        serializer = ValidationSerializer(data=request.data, context={"request": request, "view": self})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = validation.validate_for_org(
+            data["config_yaml"],
+            data["organization"],
+            gateways=data["targets"],
+            template_type=data["template_type"],
+            deep=data["deep"],
+        )
+        return Response(ValidationResultSerializer(result.as_dict()).data)
