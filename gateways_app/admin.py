@@ -91,7 +91,7 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
     readonly_fields = ["organization", *REPORTED_FIELDS]
     fields = ["organization", "name", "tags", *REPORTED_FIELDS]
     filter_horizontal = ["tags"]
-    actions = ["mark_offline", "revoke_tokens"]
+    actions = ["mark_offline", "revoke_tokens", "restart"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("organization").prefetch_related("tags")
@@ -108,6 +108,18 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
     def mark_offline(self, request, queryset):
         count = services.mark_offline(self.writable(request, queryset), request.user)
         self.message_user(request, f"{count} gateway(s) marked offline.")
+
+    @admin.action(description="Restart collector", permissions=["write"])
+    def restart(self, request, queryset):
+        sent = 0
+        for gateway in self.writable(request, queryset):
+            try:
+                services.request_restart(gateway, request.user, request=request)
+                sent += 1
+            except services.RestartRefused as error:
+                self.message_user(request, str(error), messages.ERROR)
+        if sent:
+            self.message_user(request, f"Restart requested for {sent} gateway(s).")
 
     @admin.action(description="Revoke OpAMP tokens", permissions=["write"])
     def revoke_tokens(self, request, queryset):

@@ -16,6 +16,8 @@ from flowgate_site.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.signals import opamp_tokens_revoked
+from opamp_app import push
+from opamp_app.messages import can_restart
 
 
 class EnrollmentConflict(Exception):
@@ -298,3 +300,69 @@ def _apply_enrollment(gateway, *, name, hostname, mode, instance_uid, agent_type
             gateway.save()
     except IntegrityError:
         raise EnrollmentConflict("Another gateway with this name or instance_uid was enrolled at the same time.")
+
+
+class RestartRefused(Exception):
+    """The gateway cannot be restarted remotely now. `str(error)` is safe to show."""
+
+
+def request_restart(gateway, user, *, request=None):
+    """Send the OpAMP Restart command to the gateway's connected agent, after commit.
+
+    Refused (RestartRefused, nothing written) when the agent does not announce
+    AcceptsRestartCommand (a collector with only the opamp extension, extension mode, an agent
+    that never connected) or when the gateway is offline: the command only reaches a live connection.
+    """
+    if not can_restart(gateway.capabilities):
+        raise RestartRefused(
+            f"Gateway {gateway.name!r} cannot be restarted remotely: its agent does not accept restart "
+            "commands (no AcceptsRestartCommand capability)."
+        )
+    if gateway.status == GatewayStatus.OFFLINE:
+        raise RestartRefused(
+            f"Gateway {gateway.name!r} is offline: a restart command can only reach a connected agent."
+        )
+    gateway_id = gateway.pk
+    with transaction.atomic():
+        audit.record(gateway.organization, "gateway.restart_requested", gateway, user=user, request=request)
+        # robust: the audit entry stands even if the channel layer is down (the command is then lost).
+        transaction.on_commit(lambda: push.request_restart(gateway_id), robust=True)
+
+
+HEARTBEAT_STATUSES = (GatewayStatus.ONLINE, GatewayStatus.DEGRADED)
+
+
+@transaction.atomic
+def record_heartbeat(gateway, *, status, version="", uptime_seconds=0, config_hash="", now=None):
+    """Record an extension-mode heartbeat: last_seen, status and the `heartbeat` health component.
+
+    Not audited (a gateway sends one every interval, like OpAMP heartbeats). The heartbeat's
+    details go to health["component_health_map"]["heartbeat"] so that the health tree a
+    collector's opamp extension reports over OpAMP is kept beside it. Returns the gateway.
+    """
+    if status not in HEARTBEAT_STATUSES:
+        raise ValidationError({"status": f"Must be one of {', '.join(HEARTBEAT_STATUSES)}."})
+    now = now or timezone.now()
+    locked = Gateway.objects.select_for_update().get(pk=gateway.pk)
+    health = dict(locked.health or {})
+    components = dict(health.get("component_health_map") or {})
+    components["heartbeat"] = {
+        "healthy": status == GatewayStatus.ONLINE,
+        "status": status,
+        "status_time_unix_nano": int(now.timestamp() * 1e9),
+        "start_time_unix_nano": int((now.timestamp() - uptime_seconds) * 1e9),
+        "attributes": {"uptime_seconds": uptime_seconds, "config_hash": config_hash, "version": version},
+    }
+    health["component_health_map"] = components
+    if set(components) == {"heartbeat"}:
+        # Nothing else reports health for this gateway: the heartbeat speaks for the whole of it.
+        health["healthy"] = status == GatewayStatus.ONLINE
+    locked.health = health
+    locked.status = status
+    locked.last_seen = now
+    fields = ["health", "status", "last_seen", "updated_at"]
+    if version:
+        locked.agent_version = version
+        fields.append("agent_version")
+    locked.save(update_fields=fields)
+    return locked

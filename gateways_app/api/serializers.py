@@ -168,6 +168,10 @@ class OpAMPTokenIssuedSerializer(serializers.Serializer):
     opamp_token_expires_at = serializers.DateTimeField(source="expires_at")
 
 
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class RevokedCountSerializer(serializers.Serializer):
     revoked = serializers.IntegerField(help_text="How many live OpAMP tokens were revoked.")
 

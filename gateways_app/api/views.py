@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from flowgate_site.api.mixins import AuditedMixin, OrgScopedMixin
 from flowgate_site.roles import Role
 from gateways_app import services
 from gateways_app.api.serializers import (
+    DetailSerializer,
     GatewaySerializer,
     OpAMPTokenIssuedSerializer,
     RegistrationTokenCreatedSerializer,
@@ -57,6 +58,22 @@ class GatewayViewSet(
         row, raw = services.reissue_opamp_token(self.get_object(), request.user)
         row.opamp_token = raw
         return Response(OpAMPTokenIssuedSerializer(row).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(DetailSerializer, description="The Restart command is on its way to the agent."),
+            409: OpenApiResponse(DetailSerializer, description="The agent cannot be restarted (message says why)."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def restart(self, request, pk=None):
+        """Restart the gateway's collector (OpAMP Restart command); needs AcceptsRestartCommand."""
+        try:
+            services.request_restart(self.get_object(), request.user, request=request)
+        except services.RestartRefused as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+        return Response({"detail": "Restart requested."}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=GatewaySerializer)
     @action(detail=True, methods=["post"], url_path="mark-offline")

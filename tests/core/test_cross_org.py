@@ -21,7 +21,9 @@ from templates_app.models import ConfigTemplate, TemplateVersion
 
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      grpc: {}\n"
 # Routes with their own authentication, or no data at all.
-NOT_ORG_DATA = {"api-schema", "api-docs", "gateway-register", "opamp-http-api"}
+# gateway-heartbeat is authenticated by a gateway's OpAMP token (tests/gateway/test_heartbeat_api.py
+# checks that another gateway's token gets 404).
+NOT_ORG_DATA = {"api-schema", "api-docs", "gateway-register", "gateway-heartbeat", "opamp-http-api"}
 # POST /validation reads no stored object: it checks the YAML it is sent (another organization's
 # gateway ids are a 400 "does not exist": tests/templates_app/test_validation_api.py).
 NOT_ORG_DATA |= {"validation"}
@@ -87,6 +89,7 @@ OTHER_ORG_OBJECTS = {
     "gateway-mark-offline": lambda g: {"pk": g["gateway"].pk},
     "gateway-reissue-token": lambda g: {"pk": g["gateway"].pk},
     "gateway-revoke-token": lambda g: {"pk": g["gateway"].pk},
+    "gateway-restart": lambda g: {"pk": g["gateway"].pk},
     "registration-token-list": lambda g: {},
     "registration-token-detail": lambda g: {"pk": g["token"].pk},
     "registration-token-revoke": lambda g: {"pk": g["token"].pk},
