@@ -129,6 +129,8 @@ class ConfigManager:
 
     async def apply_text(self, text: str) -> ApplyResult:
         """Validate, swap, restart, check health; roll back to the last good config on failure."""
+        if text == self.effective_config() and self.collector.running and self.collector.ready.is_set():
+            return ApplyResult(True)  # already running exactly this (e.g. a rollback to it): no restart
         write_private(self.candidate_path, text)
         ok, error = await collector_module.validate(self.collector.binary, self.candidate_path)
         if not ok:

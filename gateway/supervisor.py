@@ -22,6 +22,7 @@ from gateway.state import RemoteConfigState, StateDir, uid_text
 logger = logging.getLogger(__name__)
 
 METRICS_TIMEOUT = 5
+METRICS_PERIOD = 10  # seconds between checks of the collector's metrics endpoint
 
 
 class Supervisor:
@@ -240,11 +241,13 @@ class Supervisor:
 
     async def _watch_metrics(self):
         while True:
-            error = await asyncio.to_thread(check_url, self.settings.metrics_url)
+            error = None  # not checked: the endpoint only exists while the collector runs
+            if self.collector.running and self.collector.ready.is_set():
+                error = await asyncio.to_thread(check_url, self.settings.metrics_url)
             if error != self.metrics_error:
                 self.metrics_error = error
                 self._health_changed()
-            await asyncio.sleep(self.client.heartbeat)
+            await asyncio.sleep(min(self.client.heartbeat, METRICS_PERIOD))
 
 
 def check_url(url: str) -> str:
