@@ -6,6 +6,7 @@ message: decode, protocol.process(), one UPDATE only when something changed (in 
 thread), encode, send. No query and no blocking call on the event loop.
 """
 
+import asyncio
 import logging
 from dataclasses import replace
 from urllib.parse import parse_qs
@@ -48,6 +49,14 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
     agent = None  # services.Agent once authenticated
     said_goodbye = False
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the consumer failed: a dead connection must not stay "online" in the registry.
+            if self.agent is not None:
+                registry.discard(self)
+
     async def dispatch(self, message):
         # Channels' dispatch() closes stale database connections before every handler: a thread
         # hop per message. This consumer never touches the ORM on the event loop (its database
@@ -66,11 +75,15 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             return
         self.state = services.load_state(self.agent)
         self.session = protocol.Session()
+        # Messages of the agent and config pushes (delivered by the registry) change state and
+        # session in turn, never interleaved across an await.
+        self.lock = asyncio.Lock()
         self.max_bytes = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
         self.group = push.group_name(self.agent.gateway.pk)
         await self.accept()
-        await self.channel_layer.group_add(self.group, self.channel_name)
         registry.add(self)
+        async with registry.layer_slot():
+            await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def refuse(self, reason: str):
         """Refuse the handshake: HTTP 401 where the server supports it, else Daphne's 403."""
@@ -98,6 +111,10 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         await self.handle(message)
 
     async def handle(self, message):
+        async with self.lock:
+            await self.process_message(message)
+
+    async def process_message(self, message):
         result = protocol.process(message, self.state, self.session, now=timezone.now())
         if services.needs_write(result):
             try:
@@ -137,18 +154,21 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         if self.agent is None:
             return
         registry.discard(self)
-        await self.channel_layer.group_discard(self.group, self.channel_name)
         if not self.said_goodbye and not registry.connected_elsewhere(self):
             await database_sync_to_async(services.mark_offline, thread_sensitive=False)(self.agent.gateway.pk)
+        async with registry.layer_slot():
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    # Channel-layer events (push.py).
+    async def config_changed(self, desired_config: str, desired_config_hash: str):
+        """The gateway's desired config changed (push.notify_config_changed, via the registry)."""
+        async with self.lock:
+            desired = {"desired_config": desired_config, "desired_config_hash": desired_config_hash}
+            self.state = replace(self.state, **desired)
+            reply, self.session = protocol.push(self.state, self.session)
+            if reply is not None:
+                await self.send_message(reply)
 
-    async def opamp_config_changed(self, event):
-        desired = {"desired_config": event["desired_config"], "desired_config_hash": event["desired_config_hash"]}
-        self.state = replace(self.state, **desired)
-        reply, self.session = protocol.push(self.state, self.session)
-        if reply is not None:
-            await self.send_message(reply)
+    # Events on the gateway's channel-layer group (push.py).
 
     async def opamp_tokens_revoked(self, event):
         live = await database_sync_to_async(services.live_token_ids, thread_sensitive=False)({self.agent.token_id})

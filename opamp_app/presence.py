@@ -1,17 +1,20 @@
-"""What one server process knows about its live agents, and the one background loop that acts on it.
+"""What one server process knows about its live agents, and the background work done per process.
 
-Per process, not per connection, so that its cost does not grow with the number of agents:
+Per process, not per connection, so that the cost does not grow with the number of agents:
 
+- a listener on the channel-layer group of all server processes (`SERVERS_GROUP`): a config
+  change for many gateways arrives once per process and is handed to the local connections
+  of those gateways in memory (push.notify_config_changed);
 - every FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS, one query finds which tokens of the open
   WebSockets stopped working (revoked, expired, deleted) and those connections are closed.
   This bounds how long a revoked token keeps working when the immediate path (the
-  `opamp_tokens_revoked` signal through the channel layer) is missed;
+  `opamp_tokens_revoked` signal through the gateway's group) is missed;
 - every FLOWGATE_OPAMP_PRESENCE_SECONDS, the gateways with an open WebSocket here and those
   that polled here over HTTP get last_seen = now (one UPDATE per status). Messages that change
   nothing else are not written at all; this is what keeps last_seen (and so the stale-gateway
   task, services.mark_stale_gateways_offline) accurate.
 
-The loop is an asyncio task on the server's event loop, started by the first WebSocket; the
+The background tasks run on the server's event loop and start with the first WebSocket; the
 HTTP view writes presence itself when it is due, so that a process serving only HTTP agents
 needs no background task.
 """
@@ -19,8 +22,10 @@ needs no background task.
 import asyncio
 import logging
 import time
+import uuid
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
@@ -31,33 +36,49 @@ logger = logging.getLogger(__name__)
 
 # WebSocket close code for a connection whose token stopped working (RFC 6455: policy violation).
 CLOSE_TOKEN_REFUSED = 1008
+# The channel-layer group every server process listens on (one channel per process).
+SERVERS_GROUP = "opamp.servers"
+CONFIGS_CHANGED = "opamp.configs_changed"
+# Channel-layer operations in flight per process: a burst of connections must not exhaust
+# the Redis connection pool (channels-redis: 100 connections, then errors).
+LAYER_CONCURRENCY = 32
+# Group memberships expire in channels-redis (a day by default); the listener renews its own.
+RENEW_SECONDS = 3600
 
 
 class Registry:
     """The live agents of this process: open WebSocket consumers and recently polling HTTP agents.
 
-    A consumer registered here provides `agent` (services.Agent), `state` (GatewayState) and
-    `async close(code)`.
+    A consumer registered here provides `agent` (services.Agent), `state` (GatewayState),
+    `async config_changed(desired_config, desired_config_hash)` and `async close(code)`.
     """
 
     def __init__(self):
-        self.consumers = set()
+        self.by_gateway = {}  # gateway id -> set of consumers
         self.polled = {}  # gateway id -> status, HTTP agents seen since the last presence write
         self.last_presence_write = time.monotonic()
         self._writing = False
-        self._task = None
+        self._loop = None
+        self._tasks = {}
+        self._layer_slots = None
+
+    def consumers(self):
+        return [consumer for group in self.by_gateway.values() for consumer in group]
 
     def add(self, consumer):
-        self.consumers.add(consumer)
+        self.by_gateway.setdefault(consumer.agent.gateway.pk, set()).add(consumer)
         self.ensure_running()
 
     def discard(self, consumer):
-        self.consumers.discard(consumer)
+        gateway_id = consumer.agent.gateway.pk
+        group = self.by_gateway.get(gateway_id, set())
+        group.discard(consumer)
+        if not group:
+            self.by_gateway.pop(gateway_id, None)
 
     def connected_elsewhere(self, consumer) -> bool:
         """Whether another open WebSocket of this process speaks for the same gateway."""
-        gateway_id = consumer.agent.gateway.pk
-        return any(other.agent.gateway.pk == gateway_id for other in self.consumers if other is not consumer)
+        return bool(self.by_gateway.get(consumer.agent.gateway.pk, set()) - {consumer})
 
     def saw_http_agent(self, gateway_id, status):
         self.polled[gateway_id] = status
@@ -65,14 +86,24 @@ class Registry:
     def forget_http_agent(self, gateway_id):
         self.polled.pop(gateway_id, None)
 
-    def ensure_running(self):
-        """Start the background loop on the running event loop unless it already runs there."""
-        loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._run(), name="opamp-presence")
+    def layer_slot(self) -> asyncio.Semaphore:
+        """Take one before a channel-layer call made per connection (group_add, group_discard)."""
+        self.ensure_running()
+        return self._layer_slots
 
-    async def _run(self):
-        while self.consumers:
+    def ensure_running(self):
+        """Start the background tasks on the running event loop unless they already run there."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._tasks = loop, {}
+            self._layer_slots = asyncio.Semaphore(LAYER_CONCURRENCY)
+        for name, work in (("checks", self._check_loop), ("listener", self._listen)):
+            task = self._tasks.get(name)
+            if task is None or task.done():
+                self._tasks[name] = loop.create_task(work(), name=f"opamp-{name}")
+
+    async def _check_loop(self):
+        while self.by_gateway:
             await asyncio.sleep(settings.FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS)
             try:
                 await self.close_refused()
@@ -80,10 +111,45 @@ class Registry:
             except Exception:  # a database hiccup must not end the loop for good
                 logger.exception("OpAMP presence loop failed; retrying")
 
+    async def _listen(self):
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        # The default prefix: channels-redis keeps all local channels with the same prefix in one
+        # Redis key, popped by whichever local receive() holds the lock. Another prefix would wait
+        # behind the consumers' blocking pops (seconds).
+        channel = await layer.new_channel()
+        renew_at = 0
+        while True:
+            try:
+                if time.monotonic() >= renew_at:
+                    await layer.group_add(SERVERS_GROUP, channel)
+                    renew_at = time.monotonic() + RENEW_SECONDS
+                event = await asyncio.wait_for(layer.receive(channel), timeout=RENEW_SECONDS)
+            except TimeoutError:
+                continue
+            except Exception:
+                logger.exception("OpAMP server listener failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            if event.get("type") == CONFIGS_CHANGED:
+                await self.deliver_config(event)
+
+    async def deliver_config(self, event):
+        """Hand a desired config to this process's connections of the gateways it names."""
+        targets = []
+        for hex_id in event["gateway_ids"]:
+            targets.extend(self.by_gateway.get(uuid.UUID(hex_id), ()))
+        config, digest = event["desired_config"], event["desired_config_hash"]
+        results = await asyncio.gather(*(c.config_changed(config, digest) for c in targets), return_exceptions=True)
+        for error in results:
+            if isinstance(error, Exception):
+                logger.error("could not push a config to a connection: %r", error)
+
     async def close_refused(self, now=None):
         """Close the WebSockets whose token was revoked, expired or deleted (one query)."""
         now = now or timezone.now()
-        consumers = list(self.consumers)
+        consumers = self.consumers()
         if not consumers:
             return
         live = await database_sync_to_async(services.live_token_ids, thread_sensitive=False)(
@@ -108,7 +174,7 @@ class Registry:
         self._writing = True
         self.last_presence_write = time.monotonic()
         statuses, self.polled = self.polled, {}
-        for consumer in self.consumers:
+        for consumer in self.consumers():
             if consumer.state.status != OFFLINE:  # offline until its first message
                 statuses[consumer.agent.gateway.pk] = consumer.state.status
         try:

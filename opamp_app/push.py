@@ -1,16 +1,20 @@
-"""Tell connected agents about changes made anywhere: one channel-layer group per gateway.
+"""Tell connected agents about changes made anywhere, through the channel layer.
 
-Every OpAMP WebSocket joins the group of its gateway (`group_name()`), in whatever server
-process it lives. The helpers below are synchronous and can be called from any process that
-shares the channel layer (a web request, a Celery task, a management command); with the
-default in-memory layer they reach only connections of the calling process.
+Callable from any process that shares the channel layer (a web request, a Celery task, a
+management command); with the default in-memory layer they reach only connections of the
+calling process. All helpers are synchronous.
 
-Events (the consumer's handler has the same name with `_` for `.`):
-
-- `opamp.config_changed` {desired_config, desired_config_hash}: carries the YAML so that the
-  consumer needs no query; it sends AgentRemoteConfig right away (protocol.push()).
-- `opamp.tokens_revoked`: the consumer checks its own token and closes if it no longer works.
-- `opamp.restart`: the consumer sends the Restart command to agents that accept it.
+- `notify_config_changed(gateway_ids)`: one message per distinct desired config (and per
+  GATEWAYS_PER_MESSAGE gateways) to the group of all server processes (`presence.SERVERS_GROUP`).
+  It carries the YAML, its hash and the gateway ids; each process hands it to its own
+  connections of those gateways, which update their state in memory (no query) and send
+  AgentRemoteConfig right away (protocol.push()). One message for a deployment to 5,000
+  gateways, not 5,000: channels-redis queues all messages for one process in one Redis key
+  (100 messages by default, the rest dropped) and pops them one at a time.
+- Every WebSocket also joins the group of its gateway (`group_name()`) for events about that
+  gateway alone (the consumer's handler has the same name with `_` for `.`):
+  `opamp.tokens_revoked` (the consumer checks its own token and closes if it no longer works)
+  and `opamp.restart` (sends the Restart command to agents that accept it).
 """
 
 import logging
@@ -20,8 +24,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from gateways_app.models import Gateway
+from opamp_app.presence import CONFIGS_CHANGED, SERVERS_GROUP
 
 logger = logging.getLogger(__name__)
+
+# Gateway ids per config message (33 bytes each once serialised).
+GATEWAYS_PER_MESSAGE = 10_000
 
 
 def group_name(gateway_id) -> str:
@@ -30,17 +38,28 @@ def group_name(gateway_id) -> str:
 
 
 def notify_config_changed(gateway_ids) -> int:
-    """Push the current desired config of these gateways to their open connections (one query).
+    """Push the current desired config of these gateways to their open connections.
 
-    Returns the number of gateways notified.
+    Two queries: the gateways' config hashes, then the YAML once per distinct hash (a
+    deployment gives thousands of gateways the same config). Returns how many gateways.
     """
-    rows = Gateway.objects.filter(pk__in=list(gateway_ids)).values_list("pk", "desired_config", "desired_config_hash")
-    events = [
-        (group_name(pk), {"type": "opamp.config_changed", "desired_config": config, "desired_config_hash": digest})
-        for pk, config, digest in rows
-    ]
+    rows = Gateway.objects.filter(pk__in=list(gateway_ids)).values_list("pk", "desired_config_hash")
+    ids_by_hash = {}
+    for pk, digest in rows:
+        ids_by_hash.setdefault(digest, []).append(pk)
+    sample_ids = [ids[0] for ids in ids_by_hash.values()]
+    samples = Gateway.objects.filter(pk__in=sample_ids).values_list("pk", "desired_config", "desired_config_hash")
+    configs = {pk: (config, digest) for pk, config, digest in samples}
+    events = []
+    for ids in ids_by_hash.values():
+        hex_ids = [pk.hex for pk in ids]
+        # Config and hash of one row, read together: a matching pair even if a row changed meanwhile.
+        config, digest = configs.get(ids[0], ("", ""))
+        event = {"type": CONFIGS_CHANGED, "desired_config": config, "desired_config_hash": digest}
+        for start in range(0, len(hex_ids), GATEWAYS_PER_MESSAGE):
+            events.append((SERVERS_GROUP, {**event, "gateway_ids": hex_ids[start : start + GATEWAYS_PER_MESSAGE]}))
     _send(events)
-    return len(events)
+    return len(rows)
 
 
 def notify_tokens_revoked(gateway_id) -> None:

@@ -37,7 +37,9 @@ def redis_prefix():
     """
     url = redis_url()
     prefix = f"flowgate-test-{uuid.uuid4().hex[:12]}"
-    layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url], "prefix": f"{prefix}:asgi"}}
+    # The configured layer (REDIS_URL set), with this run's prefix.
+    layer = settings.CHANNEL_LAYERS["default"]
+    layer = {**layer, "CONFIG": {**layer["CONFIG"], "prefix": f"{prefix}:asgi"}}
     cache = {**settings.CACHES["default"], "KEY_PREFIX": prefix}
     with override_settings(REDIS_KEY_PREFIX=prefix, CHANNEL_LAYERS={"default": layer}, CACHES={"default": cache}):
         celery_app.conf.update(

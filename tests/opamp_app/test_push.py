@@ -8,6 +8,7 @@ from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway
 from gateways_app.services import revoke_opamp_tokens
 from opamp_app import push
+from opamp_app.presence import SERVERS_GROUP
 from templates_app.services import create_template
 
 pytestmark = pytest.mark.django_db
@@ -15,14 +16,33 @@ pytestmark = pytest.mark.django_db
 CONFIG = "receivers:\n  otlp: {}\n"
 
 
-@pytest.fixture
-def listener(gateway):
-    """A channel in the gateway's group, as an open WebSocket of the gateway has; receive() reads it."""
+def listen(group):
+    """A channel in `group`; returns (receive(count=1) -> list of events, leave)."""
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(push.group_name(gateway.pk), channel)
-    yield lambda: async_to_sync(layer.receive)(channel)
-    async_to_sync(layer.group_discard)(push.group_name(gateway.pk), channel)
+    async_to_sync(layer.group_add)(group, channel)
+
+    async def receive(count):
+        # In one event loop: channels-redis may hand the same message to receives of two loops.
+        return [await layer.receive(channel) for _ in range(count)]
+
+    return (lambda count=1: async_to_sync(receive)(count)), (lambda: async_to_sync(layer.group_discard)(group, channel))
+
+
+@pytest.fixture
+def server_process():
+    """What every server process has: a channel in the servers group; calling it reads events."""
+    receive, leave = listen(SERVERS_GROUP)
+    yield receive
+    leave()
+
+
+@pytest.fixture
+def gateway_connection(gateway):
+    """What an open WebSocket of `gateway` has: a channel in the gateway's group."""
+    receive, leave = listen(push.group_name(gateway.pk))
+    yield receive
+    leave()
 
 
 def test_the_group_name_is_valid_and_per_gateway(gateway, org):
@@ -31,27 +51,38 @@ def test_the_group_name_is_valid_and_per_gateway(gateway, org):
     assert push.group_name(gateway.pk) != push.group_name(other.pk)
 
 
-def test_a_config_change_carries_the_desired_config_in_one_query(listener, gateway, django_assert_num_queries):
-    Gateway.objects.filter(pk=gateway.pk).update(desired_config=CONFIG, desired_config_hash="ab" * 32)
-    with django_assert_num_queries(1):
-        assert push.notify_config_changed([str(gateway.pk)]) == 1
-    event = listener()
-    assert event == {"type": "opamp.config_changed", "desired_config": CONFIG, "desired_config_hash": "ab" * 32}
+def test_a_config_change_reaches_every_server_once_per_distinct_config(
+    server_process, gateway, org, django_assert_num_queries
+):
+    same = Gateway.objects.create(organization=org, name="gw-2")
+    other = Gateway.objects.create(organization=org, name="gw-3")
+    Gateway.objects.filter(pk__in=[gateway.pk, same.pk]).update(desired_config=CONFIG, desired_config_hash="ab" * 32)
+    Gateway.objects.filter(pk=other.pk).update(desired_config="other: {}\n", desired_config_hash="cd" * 32)
+    with django_assert_num_queries(2):
+        assert push.notify_config_changed([gateway.pk, same.pk, other.pk]) == 3
+    events = sorted(server_process(2), key=lambda event: event["desired_config_hash"])
+    assert [event["type"] for event in events] == ["opamp.configs_changed"] * 2
+    assert (events[0]["desired_config"], sorted(events[0]["gateway_ids"])) == (
+        CONFIG,
+        sorted([gateway.pk.hex, same.pk.hex]),
+    )
+    assert events[1]["gateway_ids"] == [other.pk.hex]
 
 
 def test_assigning_a_desired_config_pushes_it_once_committed(
-    listener, gateway, org, alice, django_capture_on_commit_callbacks
+    server_process, gateway, org, alice, django_capture_on_commit_callbacks
 ):
     version = create_template(org, name="t", author=alice, config_yaml=CONFIG).versions.get()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assign_desired_config(Gateway.objects.filter(pk=gateway.pk), version)
     assert len(callbacks) == 1
-    assert listener()["desired_config_hash"] == version.sha256
+    [event] = server_process()
+    assert (event["gateway_ids"], event["desired_config_hash"]) == ([gateway.pk.hex], version.sha256)
 
 
 def test_revoking_the_gateways_tokens_tells_its_connections(
-    listener, gateway, token, alice, django_capture_on_commit_callbacks
+    gateway_connection, token, alice, gateway, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         revoke_opamp_tokens(gateway, alice)
-    assert listener() == {"type": "opamp.tokens_revoked"}
+    assert gateway_connection() == [{"type": "opamp.tokens_revoked"}]

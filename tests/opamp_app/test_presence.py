@@ -1,0 +1,52 @@
+"""The per-process registry of connections: config pushes handed out in memory, duplicates, cleanup."""
+
+import uuid
+from types import SimpleNamespace
+
+from asgiref.sync import async_to_sync
+
+from opamp_app.presence import CONFIGS_CHANGED, Registry
+
+
+class FakeConnection:
+    """What the registry needs of a consumer: agent, state, config_changed()."""
+
+    def __init__(self, gateway_id):
+        self.agent = SimpleNamespace(gateway=SimpleNamespace(pk=gateway_id), token_id=uuid.uuid4())
+        self.state = SimpleNamespace(status="online")
+        self.configs = []
+
+    async def config_changed(self, config, digest):
+        self.configs.append((config, digest))
+
+
+def registry_with(*connections):
+    registry = Registry()
+    for connection in connections:
+        registry.by_gateway.setdefault(connection.agent.gateway.pk, set()).add(connection)
+    return registry
+
+
+def test_a_config_push_reaches_only_the_connections_of_the_gateways_it_names():
+    named, other = FakeConnection(uuid.uuid4()), FakeConnection(uuid.uuid4())
+    ids = [named.agent.gateway.pk.hex, uuid.uuid4().hex]  # the second gateway is connected elsewhere
+    event = {"type": CONFIGS_CHANGED, "desired_config": "a: 1\n", "desired_config_hash": "ab", "gateway_ids": ids}
+    async_to_sync(registry_with(named, other).deliver_config)(event)
+    assert (named.configs, other.configs) == ([("a: 1\n", "ab")], [])
+
+
+def test_a_second_connection_of_the_same_gateway_keeps_it_connected():
+    gateway_id = uuid.uuid4()
+    first, second = FakeConnection(gateway_id), FakeConnection(gateway_id)
+    registry = registry_with(first, second)
+    assert registry.connected_elsewhere(first)
+    registry.discard(second)
+    assert not registry.connected_elsewhere(first)
+
+
+def test_discarding_the_last_connection_of_a_gateway_forgets_the_gateway():
+    connection = FakeConnection(uuid.uuid4())
+    registry = registry_with(connection)
+    registry.discard(connection)
+    registry.discard(connection)  # twice is harmless (disconnect, then the consumer's cleanup)
+    assert registry.by_gateway == {}
