@@ -113,6 +113,9 @@ class ConfigTemplateAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         )
         obj.pk = created.pk
         obj._state.adding = False
+        version = created.current_version()
+        if version is not None and not version.is_deployable():
+            self.message_user(request, f"{version.validation_summary()}. It cannot be deployed.", messages.ERROR)
 
     def delete_model(self, request, obj):
         with transaction.atomic():

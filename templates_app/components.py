@@ -57,21 +57,24 @@ def reported_types(available_components):
     return types if any(types.values()) else {}
 
 
-def gateway_source(gateway):
-    """What `gateway` reported, or (when it reported nothing) the catalogue under its name."""
-    types = reported_types(gateway.available_components)
+def gateway_source(gateway, types=None):
+    """What `gateway` reported (`types`, when already parsed), or the catalogue when it reported nothing."""
+    types = reported_types(gateway.available_components) if types is None else types
     if types:
         return ComponentSource(name=gateway.name, types=types, gateway=gateway)
     return ComponentSource(name=gateway.name, types=catalogue().types, gateway=gateway)
 
 
-def pooled_source(gateways):
-    """The catalogue united with everything the `gateways` reported: what some known collector runs."""
+def pooled_source(reports):
+    """The catalogue united with what gateways reported: what some known collector runs.
+
+    `reports` are (available_components, number of gateways that reported it) pairs.
+    """
     pooled = {section: set(types) for section, types in catalogue().types.items()}
     reporters = 0
-    for gateway in gateways:
-        types = reported_types(gateway.available_components)
-        reporters += bool(types)
+    for available_components, count in reports:
+        types = reported_types(available_components)
+        reporters += count if types else 0
         for section, names in types.items():
             pooled.setdefault(section, set()).update(names)
     name = catalogue().name

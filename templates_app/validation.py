@@ -21,7 +21,7 @@ from django.conf import settings
 from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway
 from templates_app import collector_check
-from templates_app.components import SECTIONS, catalogue, gateway_source, pooled_source
+from templates_app.components import SECTIONS, catalogue, gateway_source, pooled_source, reported_types
 from templates_app.config_schema import ERROR, WARNING, check_structure, format_path, pipeline_signals, singular
 from templates_app.models import TemplateType, ValidationState
 from templates_app.yaml_loader import ConfigYamlError, load_config_yaml
@@ -113,9 +113,29 @@ def scope_for_org(org, gateways=None):
     """
     extras = frozenset(get_org_settings(org).extra_allowed_components)
     if gateways is None:
-        reporters = Gateway.objects.for_org(org).exclude(available_components={}).only("name", "available_components")
-        return ComponentScope(sources=(pooled_source(reporters),), extras=extras)
-    return ComponentScope(sources=tuple(gateway_source(gateway) for gateway in gateways), every=True, extras=extras)
+        return ComponentScope(sources=(pooled_source(_distinct_reports(org)),), extras=extras)
+    parsed = {}  # report hash -> types: gateways of one build report the same hash
+    sources = []
+    for gateway in gateways:
+        report_hash = (gateway.available_components or {}).get("hash") or None
+        if report_hash not in parsed or report_hash is None:
+            parsed[report_hash] = reported_types(gateway.available_components)
+        sources.append(gateway_source(gateway, parsed[report_hash]))
+    return ComponentScope(sources=tuple(sources), every=True, extras=extras)
+
+
+def _distinct_reports(org):
+    """(available_components, gateway count) for each distinct report of the org's gateways.
+
+    A fleet runs few builds: one report is read per AvailableComponents hash, not one per gateway.
+    """
+    rows = Gateway.objects.for_org(org).exclude(available_components={}).values_list("pk", "available_components__hash")
+    by_report = {}
+    for pk, report_hash in rows:
+        by_report.setdefault(report_hash or pk, []).append(pk)
+    first = [pks[0] for pks in by_report.values()]
+    reports = dict(Gateway.objects.filter(pk__in=first).values_list("pk", "available_components"))
+    return [(reports[pks[0]], len(pks)) for pks in by_report.values()]
 
 
 class _Report:

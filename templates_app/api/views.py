@@ -1,10 +1,12 @@
 """API of templates, their immutable versions and diffs between versions."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -141,7 +143,7 @@ class ValidationView(APIView):
 
         A config that is not valid is still a 200: look at `valid` and `errors`.
         """
-        serializer = ValidationSerializer(data=request.data, context={"request": request, "view": self})
+        serializer = ValidationSerializer(data=self._body(request), context={"request": request, "view": self})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         result = validation.validate_for_org(
@@ -152,3 +154,18 @@ class ValidationView(APIView):
             deep=data["deep"],
         )
         return Response(ValidationResultSerializer(result.as_dict()).data)
+
+    def _body(self, request):
+        try:
+            return request.data
+        except RequestDataTooBig:
+            # Django refuses the body before the configuration's own size check can: say why, in JSON.
+            limit = settings.FLOWGATE_MAX_CONFIG_BYTES
+            raise ValidationError(
+                {
+                    "config_yaml": [
+                        f"The request is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
+                        f"a configuration may have at most {limit} bytes."
+                    ]
+                }
+            )

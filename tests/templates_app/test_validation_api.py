@@ -65,6 +65,28 @@ def test_an_alias_bomb_gets_its_own_message(api_client):
     assert error["code"] == "yaml.aliases" and error["line"] is not None
 
 
+def test_a_10_mb_document_gets_a_clear_size_message(api_client):
+    text = "receivers:\n" + "  # padding\n" * (10 * 1024 * 1024 // 12)
+    response = api_client.post(URL, {"config_yaml": text})
+    # Django refuses a body this large before the configuration's own limit is checked.
+    assert (response.status_code, response.json()) == (
+        400,
+        {"config_yaml": ["The request is larger than 2621440 bytes; a configuration may have at most 1048576 bytes."]},
+    )
+
+
+def test_a_document_over_the_config_limit_is_an_error_with_its_size(api_client):
+    text = "receivers:\n" + "  # padding\n" * (2 * 1024 * 1024 // 12)
+    error = api_client.post(URL, {"config_yaml": text}).json()["errors"][0]
+    assert error == {
+        "code": "yaml.size",
+        "message": f"The configuration is {len(text)} bytes; the limit is 1048576 bytes.",
+        "path": "",
+        "line": None,
+        "column": None,
+    }
+
+
 def test_named_gateways_are_the_targets(api_client, org):
     lacking = Gateway.objects.create(organization=org, name="edge-1", available_components=reported(exporters=["otlp"]))
     body = api_client.post(URL, {"config_yaml": KAFKA, "gateways": [str(lacking.pk)]}).json()

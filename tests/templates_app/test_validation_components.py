@@ -83,6 +83,15 @@ class TestWithoutTargets:
         assert result.valid
         assert result.components == "the otelcol-contrib v0.130.0 catalogue and the components reported by 1 gateway"
 
+    def test_gateways_of_one_build_are_counted_but_read_once(self, org, django_assert_num_queries):
+        build = reported(processors=["acme_scrubber"])
+        for name in ("a", "b", "c"):
+            make_gateway(org, name, build)
+        make_gateway(org, "hash-only", {"hash": "ff", "components": {}})
+        with django_assert_num_queries(3):  # org settings, the hashes, one report per hash
+            result = validate_for_org(VALID, org)
+        assert result.components.endswith("reported by 3 gateways")
+
     def test_another_orgs_gateways_do_not_count(self, org, other_org):
         make_gateway(other_org, "globex-build", reported(processors=["acme_scrubber"]))
         custom = VALID.replace("  batch: {}", "  acme_scrubber: {}").replace("[batch]", "[acme_scrubber]")

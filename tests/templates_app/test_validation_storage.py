@@ -111,6 +111,13 @@ class TestShown:
         assert "edge v2 is invalid: Pipeline 'traces' must have at least one exporter. (line 12, column 5)" in text
         assert "It cannot be deployed." in text
 
+    def test_creating_a_template_with_an_invalid_config_in_the_admin_says_so(self, client, alice, org):
+        client.force_login(alice)
+        data = {"organization": org.pk, "name": "new", "type": "full", "description": "", "config_yaml": NO_EXPORTER}
+        response = client.post(reverse("admin:templates_app_configtemplate_add"), data, follow=True)
+        text = " ".join(str(message) for message in response.context["messages"])
+        assert "new v1 is invalid" in text
+
     def test_the_admin_action_validates_again(self, client, alice, template):
         version = template.versions.get()
         client.force_login(alice)

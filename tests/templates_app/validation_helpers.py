@@ -5,6 +5,7 @@ import subprocess
 import pytest
 import yaml
 
+from opamp_app.convert import stable_json_hash
 from templates_app.components import SECTIONS
 from templates_app.validation import validate_config
 
@@ -64,15 +65,13 @@ def as_available_components(listing):
             for entry in entries
         }
         components[section] = {"metadata": {}, "sub_component_map": sub}
-    return {"hash": "00", "components": components}
+    return {"hash": stable_json_hash(components), "components": components}
 
 
 def reported(**sections):
     """available_components reporting these types, e.g. reported(receivers=["otlp"], exporters=["debug"])."""
-    return {
-        "hash": "01",
-        "components": {
-            section: {"metadata": {}, "sub_component_map": {name: {"metadata": {}} for name in names}}
-            for section, names in sections.items()
-        },
+    components = {
+        section: {"metadata": {}, "sub_component_map": {name: {"metadata": {}} for name in names}}
+        for section, names in sections.items()
     }
+    return {"hash": stable_json_hash(components), "components": components}
