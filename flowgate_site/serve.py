@@ -10,9 +10,12 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   its own HTTP response: OpAMP wants 401 for a bad token, plain Daphne always answers 403.
 - A consumer may close with the protocol codes 1008 (policy violation: revoked token) and 1009;
   under plain Daphne such a close fails and Daphne closes with 1011 instead.
+- The access log hides `token=` query parameters (OpAMP tokens of clients that cannot send
+  headers); stock Daphne logs the whole URI.
 """
 
 import os
+import re
 import sys
 from http import HTTPStatus
 
@@ -24,6 +27,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
 DENIAL_EXTENSION = "websocket.http.response"
+TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
 
 
 class FlowGateWebSocketProtocol(WebSocketProtocol):
@@ -85,6 +89,12 @@ class FlowGateServer(Server):
         self.ws_factory.setProtocolOptions(failByDrop=False)
         if self.then_ready:
             self.then_ready()
+
+    def log_action(self, protocol, action, details):
+        # The access log records the request URI, query string included: hide OpAMP tokens.
+        if isinstance(details.get("path"), str):
+            details = {**details, "path": TOKEN_IN_QUERY.sub(r"\1token=[hidden]", details["path"])}
+        super().log_action(protocol, action, details)
 
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":

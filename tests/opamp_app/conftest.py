@@ -1,16 +1,18 @@
 """Fixtures of the OpAMP transport tests: gateways with tokens, a live server, a WebSocket agent."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
 from django.test.utils import override_settings
+from django.utils import timezone
 from websockets.sync.client import connect
 
 from flowgate_site.celery import app as celery_app
-from gateways_app.services import issue_opamp_token
+from gateways_app.services import create_registration_token, issue_opamp_token, revoke_opamp_token
 from opamp_app import framing
 from opamp_app.proto import opamp_pb2
 from tests.live import Daphne, free_port, redis_url
@@ -69,6 +71,30 @@ def make_token(gateway):
 @pytest.fixture
 def token(gateway):
     return make_token(gateway)
+
+
+def expired_token(gateway):
+    # Issued 400 days ago with the 365-day default lifetime.
+    return issue_opamp_token(gateway, now=timezone.now() - timedelta(days=400))[1]
+
+
+def revoked_token(gateway):
+    row, raw = issue_opamp_token(gateway)
+    revoke_opamp_token(row, user=None)
+    return raw
+
+
+def registration_token(gateway):
+    return create_registration_token(gateway.organization, name="reg", created_by=None)[1]
+
+
+BAD_TOKENS = {
+    "missing": (lambda gateway: None, "missing token"),
+    "malformed": (lambda gateway: "not.a.jwt", "malformed token"),
+    "expired": (expired_token, "token expired"),
+    "revoked": (revoked_token, "token revoked"),
+    "registration token": (registration_token, "wrong token type"),
+}
 
 
 class WsAgent(Agent):

@@ -78,3 +78,14 @@ def test_a_gzipped_request_over_a_real_connection(daphne, token):
     headers = {"Authorization": f"Bearer {token}", "Content-Type": PROTOBUF, "Content-Encoding": "gzip"}
     response = requests.post(f"{daphne.url}/v1/opamp", data=body, headers=headers, timeout=20)
     assert opamp_pb2.ServerToAgent.FromString(response.content).instance_uid == agent.uid
+
+
+def test_a_token_in_the_query_string_stays_out_of_the_access_log(daphne, token):
+    agent = Agent(capabilities=CONFIG_CAPS)
+    url = f"{daphne.url}/v1/opamp?token={token}"
+    response = requests.post(
+        url, data=agent.message().SerializeToString(), headers={"Content-Type": PROTOBUF}, timeout=20
+    )
+    assert response.status_code == 200
+    daphne.output.wait_for("POST /v1/opamp?token=[hidden]", daphne.process, timeout=5)
+    assert token not in daphne.output.text()

@@ -15,6 +15,7 @@ from opamp_app import services
 from opamp_app.convert import config_hash
 from opamp_app.proto import opamp_pb2
 from templates_app.services import create_template
+from tests.opamp_app.conftest import BAD_TOKENS
 from tests.opamp_app.peer import CONFIG_CAPS, Agent, description, remote_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -113,13 +114,14 @@ def test_another_content_type_gets_415(client, token, agent):
     assert PROTOBUF in response.content.decode()
 
 
-@pytest.mark.parametrize("token_value", [None, "not.a.jwt"])
-def test_a_missing_or_malformed_token_gets_401_with_a_plain_message(client, agent, token_value):
-    response = post(client, token_value, agent.message())
+@pytest.mark.parametrize("kind", BAD_TOKENS)
+def test_a_bad_token_gets_401_with_a_plain_message(client, agent, gateway, kind):
+    make, reason = BAD_TOKENS[kind]
+    response = post(client, make(gateway), agent.message())
     assert response.status_code == 401
     assert response["Content-Type"].startswith("text/plain")
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert "OpAMP token refused" in response.content.decode()
+    assert f"OpAMP token refused: {reason}" in response.content.decode()
 
 
 def test_a_get_is_not_allowed(client, token):

@@ -1,40 +1,12 @@
 """Who may open an OpAMP WebSocket, and what a refused one is answered (live server)."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 from websockets.exceptions import InvalidStatus
 
-from gateways_app.services import create_registration_token, issue_opamp_token, revoke_opamp_token
 from tests.live import Daphne, free_port, server_env, start, stop_process, wait_for_port
-from tests.opamp_app.conftest import open_ws
+from tests.opamp_app.conftest import BAD_TOKENS, expired_token, open_ws, revoked_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-def expired_token(gateway):
-    # Issued 400 days ago with the 365-day default lifetime.
-    return issue_opamp_token(gateway, now=timezone.now() - timedelta(days=400))[1]
-
-
-def revoked_token(gateway):
-    row, raw = issue_opamp_token(gateway)
-    revoke_opamp_token(row, user=None)
-    return raw
-
-
-def registration_token(gateway):
-    return create_registration_token(gateway.organization, name="reg", created_by=None)[1]
-
-
-BAD_TOKENS = {
-    "missing": (lambda gateway: None, "missing token"),
-    "malformed": (lambda gateway: "not.a.jwt", "malformed token"),
-    "expired": (expired_token, "token expired"),
-    "revoked": (revoked_token, "token revoked"),
-    "registration token": (registration_token, "wrong token type"),
-}
 
 
 @pytest.mark.parametrize("kind", BAD_TOKENS)
