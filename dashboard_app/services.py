@@ -16,6 +16,8 @@ from deployments_app.models import FINISHED_STATUSES, Deployment, DeploymentStat
 from flowgate_site.models import Organization
 from gateways_app.models import Gateway, GatewayStatus
 
+# What the agent reported at length: lists and tables never show it, so they never load it.
+GATEWAY_REPORTS = ("agent_description", "health", "desired_config", "effective_config", "available_components")
 ACTIVE_STATUSES = [status for status in DeploymentStatus.values if status not in FINISHED_STATUSES]
 
 
@@ -38,7 +40,7 @@ def fleet_counts(org):
 
 def drifted_gateways(org, limit=8):
     """The first `limit` gateways whose reported config differs from the desired one."""
-    return list(Gateway.objects.for_org(org).filter(drift_filter()).order_by("name")[:limit])
+    return list(Gateway.objects.for_org(org).filter(drift_filter()).defer(*GATEWAY_REPORTS).order_by("name")[:limit])
 
 
 def active_deployments(org, limit=10):
@@ -59,6 +61,7 @@ def recent_failures(org, limit=8):
         DeploymentTarget.objects.for_org(org)
         .filter(status=TargetStatus.FAILED)
         .select_related("gateway", "deployment__template_version__template")
+        .defer(*(f"gateway__{name}" for name in GATEWAY_REPORTS), "previous_config")
         .order_by(F("applied_at").desc(nulls_last=True), F("sent_at").desc(nulls_last=True), "-pk")
     )
     return list(rows[:limit])

@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from dashboard_app.services import GATEWAY_REPORTS
 from deployments_app import actions, services
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
 from deployments_app.forms import DeploymentForm
@@ -98,6 +99,16 @@ class DeploymentCreateView(SelectorMixin, OrgPageMixin, FormView):
     def get_form(self, form_class=None):
         return self.narrow(super().get_form(form_class))
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Plain pairs: a fleet of 1,000 gateways renders as one loop, not 1,000 option templates.
+        versions = self.scoped(TemplateVersion).order_by("template__name", "-number")
+        context["version_choices"] = [
+            (pk, f"{name} v{number}") for pk, name, number in versions.values_list("pk", "template__name", "number")
+        ]
+        context["gateway_choices"] = list(self.scoped(Gateway).order_by("name").values_list("pk", "name"))
+        return context
+
     def form_valid(self, form):
         try:
             deployment = services.create_deployment(
@@ -170,7 +181,11 @@ class DeploymentDetailView(DeploymentPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         deployment = self.get_deployment()
-        targets = DeploymentTarget.objects.filter(deployment=deployment).select_related("gateway")
+        targets = (
+            DeploymentTarget.objects.filter(deployment=deployment)
+            .select_related("gateway")
+            .defer("previous_config", *(f"gateway__{name}" for name in GATEWAY_REPORTS))
+        )
         filterset = DeploymentTargetFilterSet(self.request.GET or None, queryset=targets)
         if filterset.is_bound and filterset.is_valid():
             targets = filterset.qs

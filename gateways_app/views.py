@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from dashboard_app.services import GATEWAY_REPORTS
 from flowgate_site import audit
 from flowgate_site.models import AuditLog
 from flowgate_site.pages import OrgPageMixin
@@ -72,7 +73,9 @@ class GatewayListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = self.scoped(Gateway).prefetch_related("tags").annotate(transport=first_transport())
+        rows = (
+            self.scoped(Gateway).defer(*GATEWAY_REPORTS).prefetch_related("tags").annotate(transport=first_transport())
+        )
         drift = self.request.GET.get("drift") == "1"
         filterset = GatewayPageFilterSet(self.request.GET or None, queryset=rows, drift=drift)
         if filterset.is_bound and filterset.is_valid():

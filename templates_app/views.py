@@ -126,6 +126,11 @@ class TemplateCreateView(EditorContextMixin, OrgPageMixin, FormView):
         kwargs["initial"] = {"organization": self.org.pk}
         return kwargs
 
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.fields["description"].widget.attrs["rows"] = 3
+        return form
+
     def form_valid(self, form):
         data = form.cleaned_data
         try:

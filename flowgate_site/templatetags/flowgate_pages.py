@@ -45,3 +45,13 @@ def short_hash(value):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def as_strings(value):
+    """A field value (one value, a list, or None) as a set of strings, to mark chosen options."""
+    if value is None:
+        return set()
+    if isinstance(value, (list, tuple, set)):
+        return {str(item) for item in value}
+    return {str(value)}
