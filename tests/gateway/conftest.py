@@ -4,6 +4,7 @@ import pytest
 
 from gateway.collector import is_executable
 from gateway.config import packaged_collector
+from tests.gateway.live import redis_prefix, system  # noqa: F401  (fixtures of the live tests)
 
 
 @pytest.fixture(scope="session")
