@@ -121,7 +121,9 @@ class StructureCheck:
                 self.error(
                     "structure.component_id", f"Invalid {singular(section)} id {component_id!r}: {problem}.", path
                 )
-                continue
+                if not isinstance(component_id, str):
+                    continue
+                # Still counted as defined, so that its references are not reported again as undefined.
             if settings is not None and not isinstance(settings, dict):
                 self.error(
                     "structure.component_settings",

@@ -22,7 +22,15 @@ from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway
 from templates_app import collector_check
 from templates_app.components import SECTIONS, catalogue, gateway_source, pooled_source, reported_types
-from templates_app.config_schema import ERROR, WARNING, check_structure, format_path, pipeline_signals, singular
+from templates_app.config_schema import (
+    ERROR,
+    WARNING,
+    check_structure,
+    format_path,
+    id_problem,
+    pipeline_signals,
+    singular,
+)
 from templates_app.models import TemplateType, ValidationState
 from templates_app.yaml_loader import ConfigYamlError, load_config_yaml
 
@@ -165,8 +173,8 @@ def _check_components(data, scope, report):
         if not isinstance(components, dict):
             continue
         for component_id in components:
-            if not isinstance(component_id, str):
-                continue
+            if id_problem(component_id):
+                continue  # the structure check reports it
             type_name = component_id.partition("/")[0]
             lacking = scope.missing(section, type_name)
             if lacking:
