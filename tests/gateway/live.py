@@ -9,15 +9,16 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-from django.conf import settings
 from django.test.utils import override_settings
 
-from flowgate_site.celery import app as celery_app
+from flowgate_site.services import create_api_token
 from tests.live import ROOT, CeleryWorker, Daphne, Output, free_port, redis_url
 
 WAIT = 40  # seconds for anything the gateway does
@@ -73,25 +74,46 @@ def wait_until(condition, what, seconds=WAIT):
 
 @pytest.fixture(scope="module")
 def redis_prefix():
-    """Redis keys of this module only (channel layer, cache, broker queue), for this process and its servers."""
+    """Redis keys of this module only (broker queue, channel layer, cache of the servers it starts).
+
+    Only the server processes use Redis: this process changes state through the portal's API, so
+    its own Celery and channel-layer configuration stay untouched (other modules rely on them).
+    """
     url = redis_url()
     prefix = f"flowgate-gw-{uuid.uuid4().hex[:12]}"
-    layer = {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url], "prefix": f"{prefix}:asgi"}}
-    cache = {**settings.CACHES["default"], "KEY_PREFIX": prefix}
-    with override_settings(REDIS_KEY_PREFIX=prefix, CHANNEL_LAYERS={"default": layer}, CACHES={"default": cache}):
-        keys = ("broker_url", "task_always_eager", "task_default_queue", "broker_transport_options")
-        old = {key: celery_app.conf[key] for key in keys}
-        celery_app.conf.update(
-            broker_url=url,
-            task_always_eager=False,
-            task_default_queue=f"{prefix}-tasks",
-            broker_transport_options={"global_keyprefix": f"{prefix}:celery:"},
-        )
+    with override_settings(REDIS_KEY_PREFIX=prefix):
         yield prefix
-        celery_app.conf.update(old)
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(match=f"{prefix}*"):
         client.delete(key)
+
+
+class PortalApi:
+    """POST to the live portal's API as a user (API token), as an operator or a script would."""
+
+    def __init__(self, daphne, user):
+        self.url = daphne.url
+        self.token = create_api_token(user)[1]
+
+    def post(self, path, body=None):
+        request = urllib.request.Request(  # noqa: S310  (the local test server)
+            self.url + path,
+            data=json.dumps(body or {}).encode(),
+            headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def deploy(self, version, gateway, **settings):
+        """Create a deployment of `version` to `gateway` (the worker's rollout ticks then send it)."""
+        body = {"template_version": str(version.pk), "selector_gateways": [str(gateway.pk)], **settings}
+        status, data = self.post("/api/v1/deployments/", body)
+        assert status == 201, data
+        return data
 
 
 @pytest.fixture
@@ -102,7 +124,7 @@ def system(redis_prefix, org, alice, tmp_path, collector_binary):
     sink = Sink()
     log = tmp_path / "app.log"
     log.write_text("")
-    yield {"daphne": daphne, "worker": worker, "sink": sink, "log": log}
+    yield {"daphne": daphne, "worker": worker, "sink": sink, "log": log, "api": PortalApi(daphne, alice)}
     sink.close()
     worker.stop()
     daphne.stop()

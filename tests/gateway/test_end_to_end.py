@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from deployments_app.models import DeploymentTarget, TargetStatus
-from deployments_app.services import create_deployment
 from gateways_app.models import Gateway, GatewayStatus
-from gateways_app.services import create_registration_token, request_restart
+from gateways_app.services import create_registration_token
 from templates_app.models import ConfigTemplate, TemplateVersion
 from tests.gateway.conftest import broken_config, filelog_config, telemetry_base
 from tests.gateway.live import GatewayProcess, wait_until
@@ -32,9 +31,9 @@ def write_lines(path, *lines):
         handle.writelines(f"{line}\n" for line in lines)
 
 
-def deploy(org, alice, template, number, config, gateway, **params):
+def deploy(api, template, number, config, gateway, **params):
     version = TemplateVersion.objects.create(template=template, number=number, config_yaml=config)
-    create_deployment(org, template_version=version, selector_gateways=[gateway], user=alice, **params)
+    api.deploy(version, gateway, **params)
     return version
 
 
@@ -83,7 +82,7 @@ def run_scenario(system, org, alice, gateway):
     assert row.agent_version and row.capabilities and row.available_components["components"]["receivers"]
     template = ConfigTemplate.objects.create(organization=org, name="logs")
 
-    good = deploy(org, alice, template, 1, filelog_config(log, sink.url), row)
+    good = deploy(system["api"], template, 1, filelog_config(log, sink.url), row)
     row = wait_until(lambda: Gateway.objects.filter(name="e2e-gw", remote_config_status="applied").first(), "APPLIED")
     assert row.remote_config_hash == good.sha256
     assert "filelog" in row.effective_config and "prometheus" in row.effective_config  # remote + base
@@ -93,7 +92,7 @@ def run_scenario(system, org, alice, gateway):
     # The rollout engine frees the gateway for the next deployment once its target is applied.
     wait_until(lambda: DeploymentTarget.objects.filter(gateway=row, status=TargetStatus.APPLIED).exists(), "target")
     _, pid, _ = collector_state("e2e-gw")
-    bad = deploy(org, alice, template, 2, broken_config(log, sink.url), row, auto_rollback=False)
+    bad = deploy(system["api"], template, 2, broken_config(log, sink.url), row, auto_rollback=False)
     row = wait_until(lambda: Gateway.objects.filter(name="e2e-gw", remote_config_status="failed").first(), "FAILED")
     assert row.remote_config_hash == bad.sha256
     assert 'unknown type: "otlp"' in row.remote_config_error  # the collector's own words
@@ -112,6 +111,7 @@ def run_scenario(system, org, alice, gateway):
     wait_until(lambda: "after the crash" in sink.lines, "lines after the restart")
 
     # The portal's restart: the OpAMP Restart command reaches the supervisor, which restarts the collector.
-    request_restart(row, alice)
+    status, answer = system["api"].post(f"/api/v1/gateways/{row.pk}/restart/")
+    assert status == 202, answer
     wait_until(lambda: collector_state("e2e-gw")[1] not in (0, new_pid), "a commanded restart")
     assert collector_state("e2e-gw")[2] == 1  # a commanded restart is not a crash

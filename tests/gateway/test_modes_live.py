@@ -8,7 +8,6 @@ import hashlib
 
 import pytest
 
-from deployments_app.services import create_deployment
 from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus
 from gateways_app.services import RestartRefused, create_registration_token, request_restart
@@ -51,7 +50,7 @@ def test_the_http_transport_polls_applies_a_config_and_says_goodbye(system, org,
         template = ConfigTemplate.objects.create(organization=org, name="http")
         config = filelog_config(system["log"], system["sink"].url)
         version = TemplateVersion.objects.create(template=template, number=1, config_yaml=config)
-        create_deployment(org, template_version=version, selector_gateways=[row], user=alice)
+        system["api"].deploy(version, row)
         row = wait_until(
             lambda: Gateway.objects.filter(name="gw-live", remote_config_status="applied").first(), "APPLIED by polling"
         )
