@@ -5,6 +5,7 @@ Templates, versions, tags and gateways are created with the models directly.
 
 import pytest
 
+from flowgate_site.celery import app as celery_app
 from gateways_app.models import Gateway, Tag
 from templates_app.models import ConfigTemplate, TemplateVersion
 
@@ -26,6 +27,18 @@ def make_gateway(org, name, *labels, **fields):
     gateway = Gateway.objects.create(organization=org, name=name, **fields)
     gateway.tags.set([make_tag(org, label) for label in labels])
     return gateway
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks these tests queue run in-process, as without REDIS_URL, whatever the environment.
+
+    (The live rollout test runs its tasks in a real worker: it queues none from this process.)
+    """
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
