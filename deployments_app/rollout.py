@@ -22,16 +22,14 @@ the canary batch needs at least one applied target). The next batch starts pause
 `advance()` (one tick) runs under a row lock of the deployment and only compares what the
 gateways reported (Gateway.remote_config_*, Gateway.status) with the targets: a second tick at
 the same moment, or a concurrent one, changes nothing. No state lives in task messages or in
-memory, so a lost message or a killed worker loses no work: `reconcile()` (Celery beat)
-re-ticks every active deployment, restarts lost tick chains and re-sends drifted configs.
+memory, so a lost message or a killed worker loses no work: deployments_app.reconciliation
+(Celery beat) re-ticks every active deployment, restarts lost tick chains and re-sends drifted configs.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from deployments_app import services, tasks
@@ -46,8 +44,6 @@ from deployments_app.models import (
 from flowgate_site import audit
 from flowgate_site.models import Strategy
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
-from opamp_app.proto import opamp_pb2
-from opamp_app.push import notify_config_changed
 
 SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.ROLLED_BACK}
 DELIVERED = {TargetStatus.SENT, TargetStatus.APPLIED, TargetStatus.FAILED}
@@ -55,7 +51,6 @@ UNHEALTHY = {GatewayStatus.DEGRADED, GatewayStatus.OFFLINE}
 ENGINE_FIELDS = ["status", "started_at", "finished_at", "current_batch", "gate_passed_at", "next_tick_at"]
 TARGET_FIELDS = ["status", "error", "previous_config", "previous_config_hash", "sent_at", "applied_at"]
 NAMES_IN_EVENT = 50  # gateway names listed in an event's data
-ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
 
 
 @dataclass(frozen=True)
@@ -387,51 +382,3 @@ def restore_previous(run, targets, status, error=""):
             target.error = error or target.error
             run.changed(target)
     return skipped
-
-
-def claim_next_tick(deployment_id, *, now=None):
-    """Book the next tick of an active deployment's chain; False when another chain has booked it.
-
-    A tick re-queues itself only if the booked time has come (it is that booked tick, or the chain
-    was lost): two chains started by accident thus collapse into one.
-    """
-    now = now or timezone.now()
-    seconds = settings.FLOWGATE_ROLLOUT_TICK_SECONDS
-    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + timedelta(seconds=seconds / 4))
-    active = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.ROLLING_OUT)
-    return bool(active.filter(due).update(next_tick_at=now + timedelta(seconds=seconds)))
-
-
-def reconcile(*, now=None):
-    """The periodic safety net (Celery beat). Returns what it did, as counts.
-
-    - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
-      of those whose next tick is overdue (a killed worker, a lost message);
-    - re-sends the desired config to connected gateways whose reported hash differs (a push lost
-      between commit and send). The OpAMP server never sends the same config twice on one
-      connection, so this cannot make an agent apply a config twice.
-    """
-    now = now or timezone.now()
-    stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
-    ticked = restarted = finished = 0
-    for deployment_id in Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True):
-        run = advance(deployment_id, now=now)
-        ticked += 1
-        if run.deployment.status != DeploymentStatus.ROLLING_OUT:
-            finished += 1
-        elif run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
-            tasks.advance_rollout.delay(str(deployment_id))
-            restarted += 1
-    return {"ticked": ticked, "restarted": restarted, "finished": finished, "resent": resend_drifted_configs()}
-
-
-def resend_drifted_configs():
-    """Push the desired config again to connected gateways that report another hash; how many."""
-    drifted = (
-        Gateway.objects.exclude(status=GatewayStatus.OFFLINE)
-        .exclude(desired_config_hash="")
-        .exclude(remote_config_hash=F("desired_config_hash"))
-        .annotate(accepts=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG))
-        .exclude(accepts=0)
-    )
-    return notify_config_changed(drifted.values_list("pk", flat=True))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deployments_app import rollout, tasks
+from deployments_app import reconciliation, tasks
 from deployments_app.models import Deployment, DeploymentStatus
 from flowgate_site.models import Strategy
 from gateways_app.models import Gateway, GatewayStatus
@@ -34,14 +34,14 @@ def queued(monkeypatch):
 def pushed(monkeypatch):
     """Gateways whose config reconcile() pushes again, recorded instead of sent."""
     calls = []
-    monkeypatch.setattr(rollout, "notify_config_changed", lambda ids: calls.append(sorted(ids)) or len(ids))
+    monkeypatch.setattr(reconciliation, "notify_config_changed", lambda ids: calls.append(sorted(ids)) or len(ids))
     return calls
 
 
 def test_it_finishes_a_deployment_whose_targets_all_settled(org, alice, new, fleet, queued, pushed):
     deployment = tick(deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE), 0)
     report_sent(deployment, new)
-    summary = rollout.reconcile(now=at(10))
+    summary = reconciliation.reconcile(now=at(10))
     assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.SUCCEEDED
     assert (summary["ticked"], summary["finished"], summary["restarted"]) == (1, 1, 0)
 
@@ -49,21 +49,21 @@ def test_it_finishes_a_deployment_whose_targets_all_settled(org, alice, new, fle
 def test_it_restarts_the_ticks_of_a_deployment_whose_next_tick_is_overdue(org, alice, new, fleet, queued, pushed):
     deployment = tick(deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE), 0)
     Deployment.objects.filter(pk=deployment.pk).update(next_tick_at=at(2))  # its worker died at 0
-    rollout.reconcile(now=at(60))
+    reconciliation.reconcile(now=at(60))
     assert queued == [str(deployment.pk)]
 
 
 def test_it_leaves_a_live_tick_chain_alone(org, alice, new, fleet, queued, pushed):
     deployment = tick(deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE), 0)
     Deployment.objects.filter(pk=deployment.pk).update(next_tick_at=at(61))
-    rollout.reconcile(now=at(60))
+    reconciliation.reconcile(now=at(60))
     assert queued == []
 
 
 def test_it_ignores_paused_and_finished_deployments(org, alice, new, fleet, queued, pushed):
     deployment = tick(deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE), 0)
     Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.PAUSED)
-    assert rollout.reconcile(now=at(60))["ticked"] == 0
+    assert reconciliation.reconcile(now=at(60))["ticked"] == 0
     assert queued == []
 
 
@@ -72,31 +72,31 @@ def test_it_pushes_again_the_desired_config_of_connected_gateways_reporting_anot
     drifted, offline, in_sync = fleet
     Gateway.objects.filter(pk=offline.pk).update(status=GatewayStatus.OFFLINE)
     Gateway.objects.filter(pk=in_sync.pk).update(remote_config_hash="b" * 64)
-    assert rollout.reconcile()["resent"] == 1
+    assert reconciliation.reconcile()["resent"] == 1
     assert pushed == [[drifted.pk]]
 
 
 def test_it_does_not_push_to_gateways_that_do_not_accept_remote_config(org, fleet, pushed):
     Gateway.objects.update(capabilities=0, desired_config_hash="b" * 64, desired_config="new: 1\n")
-    rollout.reconcile()
+    reconciliation.reconcile()
     assert pushed == [[]]
 
 
 def test_a_tick_chain_books_the_next_tick_once(org, alice, new, fleet, settings):
     settings.FLOWGATE_ROLLOUT_TICK_SECONDS = 2
     deployment = deploy(org, alice, new, fleet)
-    assert rollout.claim_next_tick(deployment.pk, now=at(0)) is True
+    assert reconciliation.claim_next_tick(deployment.pk, now=at(0)) is True
     # A second chain ticking one second later finds the next tick booked: it stops.
-    assert rollout.claim_next_tick(deployment.pk, now=at(1)) is False
+    assert reconciliation.claim_next_tick(deployment.pk, now=at(1)) is False
     # The booked tick itself (at 2) books the following one.
-    assert rollout.claim_next_tick(deployment.pk, now=at(2)) is True
+    assert reconciliation.claim_next_tick(deployment.pk, now=at(2)) is True
     assert Deployment.objects.get(pk=deployment.pk).next_tick_at == at(4)
 
 
 def test_a_finished_deployment_books_no_tick(org, alice, new, fleet):
     deployment = deploy(org, alice, new, fleet)
     Deployment.objects.filter(pk=deployment.pk).update(status=DeploymentStatus.SUCCEEDED)
-    assert rollout.claim_next_tick(deployment.pk, now=at(0)) is False
+    assert reconciliation.claim_next_tick(deployment.pk, now=at(0)) is False
 
 
 def test_the_advance_rollout_task_runs_one_tick(org, alice, new, fleet):
@@ -111,3 +111,7 @@ def test_the_reconcile_task_reports_what_it_did(org, alice, new, fleet, pushed):
     deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE)
     result = tasks.reconcile_deployments.delay().get()
     assert result["ticked"] == 1
+
+
+def test_the_advance_rollout_task_of_a_deleted_deployment_does_nothing(db):
+    assert tasks.advance_rollout.delay("00000000-0000-0000-0000-000000000000").get() is None

@@ -1,0 +1,68 @@
+"""The rollout engine's bookkeeping of ticks and its periodic safety net (Celery beat).
+
+- `claim_next_tick()`: one chain of self-queueing ticks per rolling-out deployment.
+- `reconcile()`: ticks every rolling-out deployment, restarts the chains that were lost and
+  pushes again the desired config of connected gateways that report another hash.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from deployments_app import rollout, tasks
+from deployments_app.models import Deployment, DeploymentStatus
+from gateways_app.models import Gateway, GatewayStatus
+from opamp_app.proto import opamp_pb2
+from opamp_app.push import notify_config_changed
+
+ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
+
+
+def claim_next_tick(deployment_id, *, now=None):
+    """Book the next tick of an active deployment's chain; False when another chain has booked it.
+
+    A tick re-queues itself only if the booked time has come (it is that booked tick, or the chain
+    was lost): two chains started by accident thus collapse into one.
+    """
+    now = now or timezone.now()
+    seconds = settings.FLOWGATE_ROLLOUT_TICK_SECONDS
+    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + timedelta(seconds=seconds / 4))
+    active = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.ROLLING_OUT)
+    return bool(active.filter(due).update(next_tick_at=now + timedelta(seconds=seconds)))
+
+
+def reconcile(*, now=None):
+    """The periodic safety net (Celery beat). Returns what it did, as counts.
+
+    - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
+      of those whose next tick is overdue (a killed worker, a lost message);
+    - re-sends the desired config to connected gateways whose reported hash differs (a push lost
+      between commit and send). The OpAMP server never sends the same config twice on one
+      connection, so this cannot make an agent apply a config twice.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
+    ticked = restarted = finished = 0
+    for deployment_id in Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True):
+        run = rollout.advance(deployment_id, now=now)
+        ticked += 1
+        if run.deployment.status != DeploymentStatus.ROLLING_OUT:
+            finished += 1
+        elif run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
+            tasks.advance_rollout.delay(str(deployment_id))
+            restarted += 1
+    return {"ticked": ticked, "restarted": restarted, "finished": finished, "resent": resend_drifted_configs()}
+
+
+def resend_drifted_configs():
+    """Push the desired config again to connected gateways that report another hash; how many."""
+    drifted = (
+        Gateway.objects.exclude(status=GatewayStatus.OFFLINE)
+        .exclude(desired_config_hash="")
+        .exclude(remote_config_hash=F("desired_config_hash"))
+        .annotate(accepts=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG))
+        .exclude(accepts=0)
+    )
+    return notify_config_changed(drifted.values_list("pk", flat=True))
