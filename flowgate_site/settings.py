@@ -139,10 +139,12 @@ if REDIS_URL:
             "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
+    # channels-redis blocks up to 5 s in BZPOPMIN waiting for a consumer's next message; redis-py 8's
+    # default 5 s socket timeout cuts that read short and crashes idle WebSocket consumers.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
         }
     }
 else:

@@ -129,3 +129,11 @@ def test_an_agent_cannot_take_the_uid_of_another_gateway(daphne, org, token, gat
     assert len(new_uid) == 16 and new_uid != other.instance_uid.bytes
     assert Gateway.objects.get(pk=gateway.pk).instance_uid == uuid.UUID(bytes=new_uid)
     assert Gateway.objects.get(pk=other.pk).hostname == ""
+
+
+def test_an_idle_connection_survives_the_channel_layers_blocking_reads(ws_agent):
+    ws_agent.send()
+    # channels-redis waits 5 s per blocking pop; a Redis socket timeout at or under that would
+    # crash the idle consumer (closed with 1011) once a read is cut short.
+    time.sleep(11)
+    assert ws_agent.send().instance_uid == ws_agent.uid
