@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from gateway import config
-from gateway.opamp_client import STATUS_PARTS, OpAMPClient, Unavailable
+from gateway.opamp_client import STATUS_PARTS, OpAMPClient, Refused, Unavailable, UpgradeRefused, _status_error
 from opamp_app.proto import opamp_pb2
 
 
@@ -123,3 +123,22 @@ def test_unknown_file_settings_and_bad_values_are_refused_by_name(tmp_path):
         config.load(["--config-file", str(path)], {})
     with pytest.raises(config.SettingsError, match="heartbeat_interval must be a number"):
         config.load([], {"FLOWGATE_HEARTBEAT_INTERVAL": "often", "FLOWGATE_COLLECTOR": "/bin/true"})
+
+
+def test_auto_switches_to_http_polling_when_the_server_refuses_the_websocket_upgrade():
+    c = OpAMPClient(
+        FakeAgent(), instance_uid=b"\x01" * 16, token="t", ws_url="ws://x", http_url="http://x", transport="auto"
+    )
+    assert c.transport == "websocket"
+    assert c._upgrade_refused(_status_error(404, None)) == 0
+    assert c.transport == "http"
+
+
+@pytest.mark.parametrize(
+    "status, error_type, retry_after",
+    [(401, Refused, None), (503, Unavailable, 12.0), (429, Unavailable, 12.0), (426, UpgradeRefused, None)],
+)
+def test_handshake_statuses_map_to_what_the_client_does(status, error_type, retry_after):
+    error = _status_error(status, "12")
+    assert isinstance(error, error_type)
+    assert getattr(error, "retry_after", None) == retry_after
