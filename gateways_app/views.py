@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
-from dashboard_app.services import GATEWAY_REPORTS
+from dashboard_app.services import GATEWAY_REPORTS, drift_filter
 from flowgate_site import audit
 from flowgate_site.models import AuditLog
 from flowgate_site.pages import OrgPageMixin
@@ -62,8 +62,6 @@ class GatewayPageFilterSet(GatewayFilterSet):
     def qs(self):
         rows = super().qs
         if self.drift:
-            from dashboard_app.services import drift_filter
-
             rows = rows.filter(drift_filter())
         return rows
 
