@@ -8,6 +8,8 @@ no health_check extension, so nothing else is needed; a metrics endpoint can be 
 """
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
@@ -30,6 +32,7 @@ COMPONENT_KINDS = ("receivers", "processors", "exporters", "connectors", "extens
 # A process that ran this long before crashing starts the backoff over.
 STABLE_SECONDS = 30
 STOP_TIMEOUT = 10
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def error_text(output: str, tail_lines: int = 5) -> str:
@@ -138,6 +141,7 @@ class Collector:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         self.started_at_ns = time.time_ns()
         self._started_monotonic = time.monotonic()
@@ -227,6 +231,19 @@ class Collector:
             if READY_MARKER in line and not self.ready.is_set():
                 self.ready.set()
                 self.on_change()
+
+
+def die_with_parent():
+    """In the collector's process before exec: SIGTERM it when the supervisor dies (Linux).
+
+    Without it a supervisor killed with SIGKILL (or by the OOM killer) would leave an unmanaged
+    collector behind, and the next supervisor would start a second one on the same ports.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: a clean stop (SIGTERM to the supervisor) still stops the collector
 
 
 async def run_command(*args, timeout=60) -> tuple[int, str]:

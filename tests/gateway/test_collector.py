@@ -8,6 +8,9 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -16,7 +19,7 @@ from gateway.collector import Collector, validate
 from gateway.configs import ConfigManager
 from gateway.state import StateDir
 from tests.gateway.conftest import broken_config, filelog_config, telemetry_base
-from tests.live import free_port
+from tests.live import ROOT, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,3 +116,28 @@ def test_a_crashed_collector_is_restarted_and_the_crash_is_counted(setup):
     first, pid, restarts, last_error = asyncio.run(managed(setup, scenario))
     assert restarts == 1 and pid not in (0, first)
     assert last_error == "collector killed by signal SIGKILL"
+
+
+def test_the_collector_dies_with_a_killed_supervisor(setup):
+    # A supervisor stand-in that starts the collector and is then killed with SIGKILL.
+    script = (
+        "import asyncio, sys\n"
+        "from gateway.collector import Collector\n"
+        "async def main():\n"
+        f"    c = Collector({setup['binary']!r}, {str(setup['tmp'] / 'only.yaml')!r})\n"
+        "    await c.start(); print(c.pid, flush=True); await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    (setup["tmp"] / "only.yaml").write_text(good_config(setup))
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    for _ in range(50):
+        time.sleep(0.1)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the collector outlived its supervisor")
