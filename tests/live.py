@@ -164,6 +164,17 @@ class CeleryWorker:
         except Exception:
             raise RuntimeError(stop_process(self.process, self.output)) from None
 
+    def send(self, task, *args):
+        """Queue task(*args) for this worker.
+
+        Over a new broker connection: the app's pooled ones keep the Redis key prefix they were
+        opened with, which an earlier test may have opened before this run's prefix was set.
+        """
+        from flowgate_site.celery import app
+
+        with app.connection_for_write() as connection:
+            return task.apply_async(args=args, queue=self.queue, connection=connection)
+
     def stop(self):
         """Stop the worker; its output."""
         return stop_process(self.process, self.output)

@@ -60,7 +60,7 @@ def test_a_config_set_from_a_celery_worker_reaches_the_connected_agent(ws_agent,
     ws_agent.send()
     # Set without a push (a plain UPDATE), then pushed by the task running in the worker process.
     Gateway.objects.filter(pk=gateway.pk).update(desired_config=CONFIG, desired_config_hash=config_hash(CONFIG))
-    push_desired_config.apply_async(args=[[str(gateway.pk)]], queue=worker.queue)
+    worker.send(push_desired_config, [str(gateway.pk)])
     pushed = ws_agent.receive(timeout=10).remote_config
     assert pushed.config.config_map[""].body.decode() == CONFIG
 
