@@ -8,7 +8,8 @@
 #
 # Environment (defaults in brackets): DATABASE_URL [postgres://postgres@127.0.0.1:5432/flowgate_bench],
 # REDIS_URL [redis://127.0.0.1:6379/4], PORT [8400], SIZES ["1000 5000"], DURATION [30],
-# INTERVAL_1000 [1], INTERVAL_5000 [5], PROCESSES [2], PROFILE [0], DAPHNE_ARGS [].
+# INTERVAL_1000 [1], INTERVAL_5000 [5], PROCESSES [2], PROFILE [0], DAPHNE_ARGS [],
+# LAYER_FIX [0]: 1 runs server and push with bench/proposed_settings.py (channel-layer fixes).
 # Loopback only; every step is bounded by `timeout`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,11 @@ export DEBUG=false
 export SECRET_KEY=${SECRET_KEY:-bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz}
 export SECURE_SSL_REDIRECT=false
 mkdir -p "$OUT"
+if [ "${LAYER_FIX:-0}" = 1 ]; then
+  export PYTHONPATH="$PWD/bench${PYTHONPATH:+:$PYTHONPATH}" DJANGO_SETTINGS_MODULE=proposed_settings
+  OUT=var/bench/layer-fix
+  mkdir -p "$OUT"
+fi
 
 # Enough descriptors for 5,000 sockets in the server (the load generator raises its own).
 ulimit -n "$(ulimit -Hn)"

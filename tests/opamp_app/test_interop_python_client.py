@@ -6,13 +6,18 @@ with our OpAMPCallbacks. The gateway enrolls over HTTP with a registration token
 client authenticates with the OpAMP token it got, as `Authorization: Bearer …` (the client
 accepts extra headers, so the `?token=` fallback is not needed).
 
-What the client (0.5b0) cannot do, and how the test deals with it (see docs/opamp.md):
+What the client (0.5b0) cannot do, and how the test deals with it:
 - `OpAMPClient.decode_remote_config()` parses JSON bodies only and raises for `text/yaml`;
   our callback reads the YAML bytes of the AgentRemoteConfig itself.
 - Only the full-state message carries the effective config (there is no builder for a status
   report with effective config), so after applying, the callback sends a full state.
 - It ignores ConnectionSettingsOffers (our heartbeat interval offer): the heartbeat period is
   the `interval` given to OpAMPAgent.
+- It stamps `sequence_num` when a message is built (queued) but counts up when one is sent,
+  so two messages queued before the first is sent carry the same number; our server then asks
+  for the full state once more (harmless); nothing in this test depends on it.
+- Its generated protobuf is package `opamp.proto` (file `opamp.proto`); ours is
+  `opamp.proto.v1` (file `opamp_app/proto/opamp.proto`): both load in one process, no clash.
 """
 
 import threading
