@@ -20,8 +20,8 @@ def advance_rollout(deployment_id):
         return None  # deleted (its organization was): nothing left to do
     if run.deployment.status != DeploymentStatus.ROLLING_OUT:
         return run.deployment.status
-    # Eager mode (no broker) would run the "later" tick at once, recursively: reconcile ticks instead.
-    if not advance_rollout.app.conf.task_always_eager and reconciliation.claim_next_tick(deployment_id):
+    # Run in-process (eager mode, no broker): a "later" tick would run at once, recursively; reconcile ticks instead.
+    if not advance_rollout.request.is_eager and reconciliation.claim_next_tick(deployment_id):
         advance_rollout.apply_async((str(deployment_id),), countdown=settings.FLOWGATE_ROLLOUT_TICK_SECONDS)
     return run.deployment.status
 

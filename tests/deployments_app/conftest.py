@@ -5,7 +5,7 @@ Templates, versions, tags and gateways are created with the models directly.
 
 import pytest
 
-from flowgate_site.celery import app as celery_app
+from deployments_app import tasks
 from gateways_app.models import Gateway, Tag
 from templates_app.models import ConfigTemplate, TemplateVersion
 
@@ -30,15 +30,15 @@ def make_gateway(org, name, *labels, **fields):
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Tasks these tests queue run in-process, as without REDIS_URL, whatever the environment.
+def tasks_in_process(monkeypatch):
+    """Tasks these tests queue run at once in this process (Task.apply), whatever REDIS_URL says.
 
-    (The live rollout test runs its tasks in a real worker: it queues none from this process.)
+    No broker connection is made from the test process: a producer pool opened here would keep
+    this run's broker settings for later tests that point Celery elsewhere. (The live rollout
+    test queues nothing from this process: its deployments are created through the live server.)
     """
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
+    for task in (tasks.advance_rollout, tasks.reconcile_deployments):
+        monkeypatch.setattr(task, "delay", lambda *args, _task=task: _task.apply(args))
 
 
 @pytest.fixture
