@@ -9,7 +9,8 @@
 # Environment (defaults in brackets): DATABASE_URL [postgres://postgres@127.0.0.1:5432/flowgate_bench],
 # REDIS_URL [redis://127.0.0.1:6379/4], PORT [8400], SIZES ["1000 5000"], DURATION [30],
 # INTERVAL_1000 [1], INTERVAL_5000 [5], PROCESSES [2], PROFILE [0], DAPHNE_ARGS [],
-# LAYER_FIX [0]: 1 runs server and push with bench/proposed_settings.py (channel-layer fixes).
+# LAYER_FIX [0]: 1 runs server and push with bench/proposed_settings.py (channel-layer settings);
+# ASGI_APP [flowgate_site.asgi:application]: e.g. group_commit_app:application (bench/, an experiment).
 # Loopback only; every step is bounded by `timeout`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,11 +29,16 @@ export DEBUG=false
 export SECRET_KEY=${SECRET_KEY:-bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz}
 export SECURE_SSL_REDIRECT=false
 mkdir -p "$OUT"
+ASGI_APP=${ASGI_APP:-flowgate_site.asgi:application}
+export PYTHONPATH="$PWD/bench${PYTHONPATH:+:$PYTHONPATH}"  # bench/ modules for the two options below
 if [ "${LAYER_FIX:-0}" = 1 ]; then
-  export PYTHONPATH="$PWD/bench${PYTHONPATH:+:$PYTHONPATH}" DJANGO_SETTINGS_MODULE=proposed_settings
-  OUT=var/bench/layer-fix
-  mkdir -p "$OUT"
+  export DJANGO_SETTINGS_MODULE=proposed_settings
+  OUT=$OUT/layer-fix
 fi
+if [ "$ASGI_APP" != flowgate_site.asgi:application ]; then
+  OUT=$OUT/${ASGI_APP%%:*}
+fi
+mkdir -p "$OUT"
 
 # Enough descriptors for 5,000 sockets in the server (the load generator raises its own).
 ulimit -n "$(ulimit -Hn)"
@@ -58,7 +64,7 @@ start_server() {
   # shellcheck disable=SC2086  # DAPHNE_ARGS is a list of options
   # flowgate_site.serve: Daphne with the OpAMP WebSocket limits, as `make run` and tests/live.py start it.
   $PY -m flowgate_site.serve -e "tcp:port=$PORT:interface=127.0.0.1:backlog=1024" ${DAPHNE_ARGS:-} \
-    flowgate_site.asgi:application >"$OUT/daphne-$1.log" 2>&1 &
+    "$ASGI_APP" >"$OUT/daphne-$1.log" 2>&1 &
   DAPHNE_PID=$!
   for _ in $(seq 100); do
     if (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then return 0; fi
