@@ -8,29 +8,7 @@ from flowgate_site.admin_mixins import OrgScopedAdminMixin
 from flowgate_site.roles import Role
 from gateways_app import services
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
-from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
-
-REPORTED_FIELDS = [
-    "instance_uid",
-    "hostname",
-    "mode",
-    "status",
-    "last_seen",
-    "agent_type",
-    "agent_version",
-    "capabilities",
-    "agent_description",
-    "health",
-    "effective_config",
-    "effective_config_hash",
-    "remote_config_status",
-    "remote_config_hash",
-    "remote_config_error",
-    "available_components",
-    "desired_config_hash",
-    "created_at",
-    "updated_at",
-]
+from gateways_app.models import REPORTED_FIELDS, Gateway, OpAMPToken, RegistrationToken, Tag
 
 
 class WritableActionsMixin:

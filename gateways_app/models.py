@@ -114,6 +114,30 @@ class Gateway(OrgOwnedModel):
         return bool(self.desired_config_hash) and self.remote_config_hash != self.desired_config_hash
 
 
+# What a gateway reports about itself (and what deployments set): shown everywhere, edited nowhere by hand.
+REPORTED_FIELDS = [
+    "instance_uid",
+    "hostname",
+    "mode",
+    "status",
+    "last_seen",
+    "agent_type",
+    "agent_version",
+    "capabilities",
+    "agent_description",
+    "health",
+    "effective_config",
+    "effective_config_hash",
+    "remote_config_status",
+    "remote_config_hash",
+    "remote_config_error",
+    "available_components",
+    "desired_config_hash",
+    "created_at",
+    "updated_at",
+]
+
+
 class RegistrationToken(OrgOwnedModel):
     """A one-time (or N-time) token that lets a new gateway enroll. Only its JWT id is stored."""
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flowgate_site.api.mixins import OrgOwnedSerializer
-from gateways_app.models import Gateway, RegistrationToken, Tag
+from gateways_app.models import REPORTED_FIELDS, Gateway, RegistrationToken, Tag
 from gateways_app.services import parse_tag, resolve_tags
 
 TAGS_HELP = 'Tags as "key=value" strings, e.g. ["env=prod", "region=eu-west-1"]; missing tags are created.'
@@ -81,22 +81,7 @@ class GatewaySerializer(OrgOwnedSerializer):
             "mode",
             "instance_uid",
             "tags",
-            "status",
-            "last_seen",
-            "agent_type",
-            "agent_version",
-            "capabilities",
-            "agent_description",
-            "health",
-            "effective_config",
-            "effective_config_hash",
-            "remote_config_status",
-            "remote_config_hash",
-            "remote_config_error",
-            "available_components",
-            "desired_config_hash",
-            "created_at",
-            "updated_at",
+            *(name for name in REPORTED_FIELDS if name not in ("instance_uid", "hostname", "mode")),
         ]
         read_only_fields = [name for name in fields if name not in ("name", "tags", "organization")]
         # Name uniqueness is checked in validate_name (with a message), not by generated validators.
