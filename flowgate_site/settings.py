@@ -262,6 +262,8 @@ FLOWGATE_OPAMP_HTTP_SESSION_SECONDS = env_int("FLOWGATE_OPAMP_HTTP_SESSION_SECON
 # ones are closed), and writes last_seen of the gateways connected to it or polling it.
 FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS = env_int("FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS", 3)
 FLOWGATE_OPAMP_PRESENCE_SECONDS = env_int("FLOWGATE_OPAMP_PRESENCE_SECONDS", 15)
+# Keep the garbage collector off long-lived connection objects with gc.freeze() (opamp_app/heap.py).
+FLOWGATE_OPAMP_FREEZE_GC = env_bool("FLOWGATE_OPAMP_FREEZE_GC", True)
 # Rollout engine (docs/deployments.md): seconds between two ticks of a rolling-out deployment, and
 # between two runs of reconcile_deployments (re-ticks deployments, re-sends drifted configs).
 FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "2"))

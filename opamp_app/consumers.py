@@ -2,8 +2,13 @@
 
 Per connection, in memory: the authenticated Agent, the gateway's GatewayState (loaded with the
 token at connect, then updated with each result's changes) and the protocol Session. Per
-message: decode, protocol.process(), one UPDATE only when something changed (in a worker
-thread), encode, send. No query and no blocking call on the event loop.
+message: decode, protocol.process(), a write only when something changed (group-committed
+with the other connections' writes, writes.py), encode, send. No query and no blocking call
+on the event loop.
+
+A connection holds no channel-layer channel: events for its gateway (config changes, token
+revocations, restarts) reach the process once and are handed out by the registry
+(presence.py, push.py).
 """
 
 import asyncio
@@ -13,14 +18,15 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
 from gateways_app.tokens import TokenError
-from opamp_app import framing, messages, protocol, push, services
-from opamp_app.presence import CLOSE_TOKEN_REFUSED, registry
+from opamp_app import framing, messages, protocol, services, writes
+from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +56,16 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
     said_goodbye = False
 
     async def __call__(self, scope, receive, send):
+        # Channels' AsyncConsumer.__call__ without its channel-layer channel: no pending Redis
+        # read per connection, and no task and asyncio.wait() per message (await_many_dispatch).
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             # Also when the consumer failed: a dead connection must not stay "online" in the registry.
             if self.agent is not None:
@@ -79,11 +93,8 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         # session in turn, never interleaved across an await.
         self.lock = asyncio.Lock()
         self.max_bytes = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
-        self.group = push.group_name(self.agent.gateway.pk)
         await self.accept()
         registry.add(self)
-        async with registry.layer_slot():
-            await self.channel_layer.group_add(self.group, self.channel_name)
 
     async def refuse(self, reason: str):
         """Refuse the handshake: HTTP 401 where the server supports it, else Daphne's 403."""
@@ -116,14 +127,11 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
 
     async def process_message(self, message):
         result = protocol.process(message, self.state, self.session, now=timezone.now())
-        if services.needs_write(result):
-            try:
-                result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
-                    self.agent.gateway, result, transport="websocket", first_contact=self.state.last_seen is None
-                )
-            except DatabaseError:
-                await self.unavailable(result)
-                return
+        try:
+            result = await writes.save_result(self.agent, self.state, result, transport="websocket")
+        except DatabaseError:
+            await self.unavailable(result)
+            return
         self.session = result.session
         self.state = protocol.apply_changes(self.state, result.changes)
         if result.disconnect:
@@ -156,8 +164,6 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         registry.discard(self)
         if not self.said_goodbye and not registry.connected_elsewhere(self):
             await database_sync_to_async(services.mark_offline, thread_sensitive=False)(self.agent.gateway.pk)
-        async with registry.layer_slot():
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def config_changed(self, desired_config: str, desired_config_hash: str):
         """The gateway's desired config changed (push.notify_config_changed, via the registry)."""
@@ -168,14 +174,7 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             if reply is not None:
                 await self.send_message(reply)
 
-    # Events on the gateway's channel-layer group (push.py).
-
-    async def opamp_tokens_revoked(self, event):
-        live = await database_sync_to_async(services.live_token_ids, thread_sensitive=False)({self.agent.token_id})
-        if not live:
-            registry.discard(self)
-            await self.close(code=CLOSE_TOKEN_REFUSED)
-
-    async def opamp_restart(self, event):
+    async def restart(self):
+        """Send the Restart command if the agent accepts it (push.request_restart, via the registry)."""
         if self.state.instance_uid and messages.can_restart(self.state.capabilities):
             await self.send_message(messages.restart_command(self.state.instance_uid))

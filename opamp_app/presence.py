@@ -3,8 +3,9 @@
 Per process, not per connection, so that the cost does not grow with the number of agents:
 
 - a listener on the channel-layer group of all server processes (`SERVERS_GROUP`): a config
-  change for many gateways arrives once per process and is handed to the local connections
-  of those gateways in memory (push.notify_config_changed);
+  change for many gateways, a token revocation or a restart request arrives once per process
+  and is handed to the local connections of the gateways it names, in memory (push.py);
+  connections themselves hold no channel-layer channel;
 - every FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS, one query finds which tokens of the open
   WebSockets stopped working (revoked, expired, deleted) and those connections are closed.
   This bounds how long a revoked token keeps working when the immediate path (the
@@ -12,7 +13,8 @@ Per process, not per connection, so that the cost does not grow with the number 
 - every FLOWGATE_OPAMP_PRESENCE_SECONDS, the gateways with an open WebSocket here and those
   that polled here over HTTP get last_seen = now (one UPDATE per status). Messages that change
   nothing else are not written at all; this is what keeps last_seen (and so the stale-gateway
-  task, services.mark_stale_gateways_offline) accurate.
+  task, services.mark_stale_gateways_offline) accurate;
+- the garbage collector is kept off the long-lived connection objects (heap.py).
 
 The background tasks run on the server's event loop and start with the first WebSocket; the
 HTTP view writes presence itself when it is due, so that a process serving only HTTP agents
@@ -30,7 +32,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from opamp_app import services
+from opamp_app.heap import HeapKeeper
 from opamp_app.protocol import OFFLINE
+from opamp_app.writes import status_writes
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +42,12 @@ logger = logging.getLogger(__name__)
 CLOSE_TOKEN_REFUSED = 1008
 # The channel-layer group every server process listens on (one channel per process).
 SERVERS_GROUP = "opamp.servers"
+# Message types on SERVERS_GROUP (push.py): a desired config for some gateways, or an event
+# about some gateways (`event`: TOKENS_REVOKED or RESTART).
 CONFIGS_CHANGED = "opamp.configs_changed"
-# Channel-layer operations in flight per process: a burst of connections must not exhaust
-# the Redis connection pool (channels-redis: 100 connections, then errors).
-LAYER_CONCURRENCY = 32
+GATEWAY_EVENT = "opamp.gateway_event"
+TOKENS_REVOKED = "tokens_revoked"
+RESTART = "restart"
 # Group memberships expire in channels-redis (a day by default); the listener renews its own.
 RENEW_SECONDS = 3600
 
@@ -50,7 +56,8 @@ class Registry:
     """The live agents of this process: open WebSocket consumers and recently polling HTTP agents.
 
     A consumer registered here provides `agent` (services.Agent), `state` (GatewayState),
-    `async config_changed(desired_config, desired_config_hash)` and `async close(code)`.
+    `async config_changed(desired_config, desired_config_hash)`, `async restart()` and
+    `async close(code)`.
     """
 
     def __init__(self):
@@ -60,7 +67,7 @@ class Registry:
         self._writing = False
         self._loop = None
         self._tasks = {}
-        self._layer_slots = None
+        self.heap = HeapKeeper()
 
     def consumers(self):
         return [consumer for group in self.by_gateway.values() for consumer in group]
@@ -72,6 +79,8 @@ class Registry:
     def discard(self, consumer):
         gateway_id = consumer.agent.gateway.pk
         group = self.by_gateway.get(gateway_id, set())
+        if consumer in group:
+            self.heap.connection_closed()
         group.discard(consumer)
         if not group:
             self.by_gateway.pop(gateway_id, None)
@@ -86,17 +95,11 @@ class Registry:
     def forget_http_agent(self, gateway_id):
         self.polled.pop(gateway_id, None)
 
-    def layer_slot(self) -> asyncio.Semaphore:
-        """Take one before a channel-layer call made per connection (group_add, group_discard)."""
-        self.ensure_running()
-        return self._layer_slots
-
     def ensure_running(self):
         """Start the background tasks on the running event loop unless they already run there."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self._tasks = loop, {}
-            self._layer_slots = asyncio.Semaphore(LAYER_CONCURRENCY)
         for name, work in (("checks", self._check_loop), ("listener", self._listen)):
             task = self._tasks.get(name)
             if task is None or task.done():
@@ -108,6 +111,8 @@ class Registry:
             try:
                 await self.close_refused()
                 await self.write_presence_if_due()
+                if settings.FLOWGATE_OPAMP_FREEZE_GC:
+                    self.heap.tick(sum(len(group) for group in self.by_gateway.values()))
             except Exception:  # a database hiccup must not end the loop for good
                 logger.exception("OpAMP presence loop failed; retrying")
 
@@ -132,24 +137,44 @@ class Registry:
                 logger.exception("OpAMP server listener failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            if event.get("type") == CONFIGS_CHANGED:
-                await self.deliver_config(event)
+            try:
+                await self.deliver(event)
+            except Exception:
+                logger.exception("could not deliver an OpAMP event to the connections of this process")
 
-    async def deliver_config(self, event):
-        """Hand a desired config to this process's connections of the gateways it names."""
+    async def deliver(self, event):
+        """Hand a SERVERS_GROUP message to this process's connections of the gateways it names."""
+        targets = self.connections_of(event.get("gateway_ids", ()))
+        if not targets:
+            return
+        kind = event.get("type")
+        if kind == CONFIGS_CHANGED:
+            config, digest = event["desired_config"], event["desired_config_hash"]
+            await self._each(targets, lambda consumer: consumer.config_changed(config, digest))
+        elif kind == GATEWAY_EVENT and event.get("event") == TOKENS_REVOKED:
+            await self.close_refused(targets)
+        elif kind == GATEWAY_EVENT and event.get("event") == RESTART:
+            await self._each(targets, lambda consumer: consumer.restart())
+        else:
+            logger.warning("ignored an OpAMP event of unknown type %r", kind)
+
+    def connections_of(self, hex_ids) -> list:
         targets = []
-        for hex_id in event["gateway_ids"]:
+        for hex_id in hex_ids:
             targets.extend(self.by_gateway.get(uuid.UUID(hex_id), ()))
-        config, digest = event["desired_config"], event["desired_config_hash"]
-        results = await asyncio.gather(*(c.config_changed(config, digest) for c in targets), return_exceptions=True)
+        return targets
+
+    @staticmethod
+    async def _each(consumers, work):
+        results = await asyncio.gather(*(work(consumer) for consumer in consumers), return_exceptions=True)
         for error in results:
             if isinstance(error, Exception):
-                logger.error("could not push a config to a connection: %r", error)
+                logger.error("could not hand an OpAMP event to a connection: %r", error)
 
-    async def close_refused(self, now=None):
-        """Close the WebSockets whose token was revoked, expired or deleted (one query)."""
+    async def close_refused(self, consumers=None, now=None):
+        """Close the WebSockets (all, or these) whose token was revoked, expired or deleted (one query)."""
         now = now or timezone.now()
-        consumers = self.consumers()
+        consumers = self.consumers() if consumers is None else consumers
         if not consumers:
             return
         live = await database_sync_to_async(services.live_token_ids, thread_sensitive=False)(
@@ -179,7 +204,8 @@ class Registry:
                 statuses[consumer.agent.gateway.pk] = consumer.state.status
         try:
             if statuses:
-                await database_sync_to_async(services.touch_gateways, thread_sensitive=False)(statuses)
+                async with status_writes.lock:
+                    await database_sync_to_async(services.touch_gateways, thread_sensitive=False)(statuses)
         finally:
             self._writing = False
 

@@ -172,7 +172,8 @@ def process(
        A gateway without a uid adopts the message's uid (or, on RequestInstanceUid, a new one).
     3. Status fields present in the message replace the stored ones; absent ones (status
        compression) keep their value. capabilities == 0 counts as absent (bare HTTP polls).
-    4. ReportFullState when the previous sequence_num is unknown or this one is not previous+1.
+    4. ReportFullState when this sequence_num is not previous+1, or when the previous one is
+       unknown (a new connection) and the message is not a full report (is_full_report()).
     5. Remote config, connection settings offer and component requests: see _config_to_send(),
        _settings_to_offer() and _wants_components().
     """
@@ -263,7 +264,11 @@ def _live_status(health: dict) -> str:
 def _add_offers(result: Result, message, current: GatewayState, *, previous: Session) -> None:
     """Fill the reply's flags, remote config and settings offer; record them in result.session."""
     reply, session = result.reply, result.session
-    if previous.sequence_num is None or message.sequence_num != previous.sequence_num + 1:
+    if previous.sequence_num is None:
+        in_sync = is_full_report(message)
+    else:
+        in_sync = message.sequence_num == previous.sequence_num + 1
+    if not in_sync:
         reply.flags |= REPORT_FULL_STATE
         result.full_state_requested = True
     if _wants_components(message, current, session):
@@ -276,6 +281,26 @@ def _add_offers(result: Result, message, current: GatewayState, *, previous: Ses
         _put_remote_config(reply, current, session)
         result.config_sent = True
     _put_settings_offer(reply, current, session)
+
+
+# The status parts an agent reports, by the capability that says it does (Status Reporting).
+REPORTED_PARTS = (
+    (Caps.AgentCapabilities_ReportsHealth, "health"),
+    (Caps.AgentCapabilities_ReportsEffectiveConfig, "effective_config"),
+    (Caps.AgentCapabilities_ReportsRemoteConfig, "remote_config_status"),
+    (Caps.AgentCapabilities_ReportsAvailableComponents, "available_components"),
+)
+
+
+def is_full_report(message: opamp_pb2.AgentToServer) -> bool:
+    """Whether the message carries every status part the agent's capabilities say it reports.
+
+    Such a first message of a connection needs no ReportFullState round trip: the server
+    knows all there is to know whatever came before.
+    """
+    if not (message.capabilities and message.HasField("agent_description")):
+        return False
+    return all(message.HasField(part) for bit, part in REPORTED_PARTS if message.capabilities & bit)
 
 
 def _wants_components(message, current: GatewayState, session: Session) -> bool:

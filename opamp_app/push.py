@@ -4,17 +4,21 @@ Callable from any process that shares the channel layer (a web request, a Celery
 management command); with the default in-memory layer they reach only connections of the
 calling process. All helpers are synchronous.
 
+Every message goes to the group of all server processes (`presence.SERVERS_GROUP`), never to
+one channel per connection: each process hands it, in memory, to its own connections of the
+gateways the message names (presence.Registry). A deployment to 5,000 gateways is one
+message per server process, not 5,000 — channels-redis queues all messages for one process
+in one Redis key (100 by default, the rest dropped) and pops them one at a time, and a
+channel per connection costs each connection a pending Redis read (docs/benchmarks.md).
+
 - `notify_config_changed(gateway_ids)`: one message per distinct desired config (and per
-  GATEWAYS_PER_MESSAGE gateways) to the group of all server processes (`presence.SERVERS_GROUP`).
-  It carries the YAML, its hash and the gateway ids; each process hands it to its own
-  connections of those gateways, which update their state in memory (no query) and send
-  AgentRemoteConfig right away (protocol.push()). One message for a deployment to 5,000
-  gateways, not 5,000: channels-redis queues all messages for one process in one Redis key
-  (100 messages by default, the rest dropped) and pops them one at a time.
-- Every WebSocket also joins the group of its gateway (`group_name()`) for events about that
-  gateway alone (the consumer's handler has the same name with `_` for `.`):
-  `opamp.tokens_revoked` (the consumer checks its own token and closes if it no longer works)
-  and `opamp.restart` (sends the Restart command to agents that accept it).
+  GATEWAYS_PER_MESSAGE gateways), with the YAML, its hash and the gateway ids. The
+  connections update their state (no query) and send AgentRemoteConfig right away
+  (protocol.push()).
+- `notify_tokens_revoked(gateway_id)`: the gateway's connections re-check their tokens and
+  close if theirs no longer works.
+- `request_restart(gateway_id)`: the gateway's connected agents that accept it get the
+  Restart command.
 """
 
 import logging
@@ -24,17 +28,12 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from gateways_app.models import Gateway
-from opamp_app.presence import CONFIGS_CHANGED, SERVERS_GROUP
+from opamp_app.presence import CONFIGS_CHANGED, GATEWAY_EVENT, RESTART, SERVERS_GROUP, TOKENS_REVOKED
 
 logger = logging.getLogger(__name__)
 
-# Gateway ids per config message (33 bytes each once serialised).
+# Gateway ids per message (33 bytes each once serialised).
 GATEWAYS_PER_MESSAGE = 10_000
-
-
-def group_name(gateway_id) -> str:
-    """The channel-layer group of one gateway's connections."""
-    return f"opamp.gateway.{uuid.UUID(str(gateway_id)).hex}"
 
 
 def notify_config_changed(gateway_ids) -> int:
@@ -52,24 +51,22 @@ def notify_config_changed(gateway_ids) -> int:
     configs = {pk: (config, digest) for pk, config, digest in samples}
     events = []
     for ids in ids_by_hash.values():
-        hex_ids = [pk.hex for pk in ids]
         # Config and hash of one row, read together: a matching pair even if a row changed meanwhile.
         config, digest = configs.get(ids[0], ("", ""))
         event = {"type": CONFIGS_CHANGED, "desired_config": config, "desired_config_hash": digest}
-        for start in range(0, len(hex_ids), GATEWAYS_PER_MESSAGE):
-            events.append((SERVERS_GROUP, {**event, "gateway_ids": hex_ids[start : start + GATEWAYS_PER_MESSAGE]}))
+        events.extend(_per_gateways(event, ids))
     _send(events)
     return len(rows)
 
 
 def notify_tokens_revoked(gateway_id) -> None:
     """Make the gateway's open connections re-check their token (and close if it was revoked)."""
-    _send([(group_name(gateway_id), {"type": "opamp.tokens_revoked"})])
+    _send(_per_gateways({"type": GATEWAY_EVENT, "event": TOKENS_REVOKED}, [gateway_id]))
 
 
 def request_restart(gateway_id) -> None:
     """Ask the gateway's connected agent to restart (only agents with AcceptsRestartCommand do)."""
-    _send([(group_name(gateway_id), {"type": "opamp.restart"})])
+    _send(_per_gateways({"type": GATEWAY_EVENT, "event": RESTART}, [gateway_id]))
 
 
 def on_tokens_revoked(sender, gateway_id, **kwargs):
@@ -81,6 +78,14 @@ def on_tokens_revoked(sender, gateway_id, **kwargs):
         logger.exception("could not notify the connections of gateway %s of revoked tokens", gateway_id)
 
 
+def _per_gateways(event: dict, gateway_ids) -> list[dict]:
+    hex_ids = [uuid.UUID(str(pk)).hex for pk in gateway_ids]
+    return [
+        {**event, "gateway_ids": hex_ids[start : start + GATEWAYS_PER_MESSAGE]}
+        for start in range(0, len(hex_ids), GATEWAYS_PER_MESSAGE)
+    ]
+
+
 def _send(events) -> None:
     layer = get_channel_layer()
     if layer is None or not events:
@@ -89,5 +94,5 @@ def _send(events) -> None:
 
 
 async def _group_send_all(layer, events):
-    for group, event in events:
-        await layer.group_send(group, event)
+    for event in events:
+        await layer.group_send(SERVERS_GROUP, event)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -91,6 +91,72 @@ def save_changes(gateway_id, changes: dict) -> None:
         Gateway.objects.filter(pk=gateway_id).update(**changes)
 
 
+def save_many(pending: dict) -> dict:
+    """Write the changes of many gateways ({gateway id: changes}) together; returns {gateway id: error}.
+
+    One transaction; on PostgreSQL one `UPDATE … FROM (VALUES …)` per set of changed fields
+    (and per ROWS_PER_STATEMENT rows), elsewhere one UPDATE per gateway. When a row's values
+    are refused (DataError, IntegrityError), the rows are written one by one so that only the
+    refused ones fail; a lost connection fails them all (the caller answers UNAVAILABLE).
+    """
+    try:
+        with transaction.atomic():
+            _update_many(pending)
+        return {}
+    except (DataError, IntegrityError):
+        logger.warning("a batch of %d OpAMP status writes was refused; writing them one by one", len(pending))
+    failed = {}
+    for gateway_id, changes in pending.items():
+        try:
+            with transaction.atomic():
+                save_changes(gateway_id, changes)
+        except (DataError, IntegrityError) as error:
+            logger.error("could not save the OpAMP report of gateway %s: %s", gateway_id, error)
+            failed[gateway_id] = error
+    return failed
+
+
+ROWS_PER_STATEMENT = 1000
+
+
+def _update_many(pending: dict) -> None:
+    if connection.vendor != "postgresql":
+        for gateway_id, changes in pending.items():
+            save_changes(gateway_id, changes)
+        return
+    by_fields = {}
+    for gateway_id, changes in pending.items():
+        if changes:
+            by_fields.setdefault(tuple(sorted(changes)), []).append((gateway_id, changes))
+    for names, rows in by_fields.items():
+        fields = [Gateway._meta.get_field(name) for name in names]
+        rows.sort(key=lambda row: str(row[0]))  # one lock order for every writer
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            _update_rows(fields, rows[start : start + ROWS_PER_STATEMENT])
+
+
+def _update_rows(fields, rows) -> None:
+    """UPDATE gateway SET f = v.f, … FROM (VALUES (id, f, …), …) AS v WHERE gateway.id = v.id.
+
+    The SQL text holds only names from the model (quoted) and placeholders; values are parameters.
+    """
+    table = connection.ops.quote_name(Gateway._meta.db_table)
+    columns = [connection.ops.quote_name(field.column) for field in fields]
+    casts = [f"%s::{field.db_type(connection)}" for field in fields]
+    row_sql = "(" + ", ".join(["%s::uuid", *casts]) + ")"
+    params = []
+    for gateway_id, changes in rows:
+        params.append(gateway_id)
+        params.extend(field.get_db_prep_save(changes[field.name], connection) for field in fields)
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    sql = (
+        f"UPDATE {table} AS g SET {assignments} FROM (VALUES {', '.join([row_sql] * len(rows))}) "  # noqa: S608
+        f"AS v(id, {', '.join(columns)}) WHERE g.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def save_result(gateway: Gateway, result: protocol.Result, *, transport: str, first_contact: bool = False):
     """Persist what protocol.process() decided for `gateway`; returns the Result to send.
 
@@ -136,25 +202,56 @@ def mark_offline(gateway_id, now=None) -> bool:
     return bool(live.update(status=GatewayStatus.OFFLINE, last_seen=now))
 
 
+# Ids per statement in the per-process checks below (an array parameter on PostgreSQL).
+IDS_PER_STATEMENT = 1000
+
+
 def live_token_ids(token_ids, now=None) -> set:
-    """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired). One query."""
+    """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired).
+
+    One query per IDS_PER_STATEMENT ids: on PostgreSQL `id = ANY(%s)` with the ids as one
+    array parameter (no per-id SQL to build in Python: this runs for every open WebSocket of
+    a process every few seconds).
+    """
     now = now or timezone.now()
-    live = OpAMPToken.objects.filter(pk__in=list(token_ids), revoked_at__isnull=True, expires_at__gt=now)
-    return set(live.values_list("pk", flat=True))
+    live = set()
+    for chunk in _chunks(list(token_ids)):
+        if connection.vendor == "postgresql":
+            table = connection.ops.quote_name(OpAMPToken._meta.db_table)
+            sql = f"SELECT id FROM {table} WHERE id = ANY(%s) AND revoked_at IS NULL AND expires_at > %s"  # noqa: S608
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [chunk, now])
+                live.update(row[0] for row in cursor.fetchall())
+        else:
+            rows = OpAMPToken.objects.filter(pk__in=chunk, revoked_at__isnull=True, expires_at__gt=now)
+            live.update(rows.values_list("pk", flat=True))
+    return live
 
 
 def touch_gateways(statuses: dict, now=None) -> None:
     """Record that these gateways are alive now: {gateway id: status its connection reports}.
 
-    One UPDATE per distinct status (online, degraded), for every gateway of a server process.
-    It also puts back the status of a connected gateway that something else marked offline.
+    One UPDATE per distinct status (online, degraded) and IDS_PER_STATEMENT gateways, for every
+    gateway of a server process. It also puts back the status of a connected gateway that
+    something else marked offline.
     """
     now = now or timezone.now()
     by_status = {}
     for gateway_id, status in statuses.items():
         by_status.setdefault(status, []).append(gateway_id)
     for status, ids in by_status.items():
-        Gateway.objects.filter(pk__in=ids).update(last_seen=now, status=status)
+        for chunk in _chunks(sorted(ids, key=str)):
+            if connection.vendor == "postgresql":
+                table = connection.ops.quote_name(Gateway._meta.db_table)
+                sql = f"UPDATE {table} SET last_seen = %s, status = %s WHERE id = ANY(%s)"  # noqa: S608
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [now, status, chunk])
+            else:
+                Gateway.objects.filter(pk__in=chunk).update(last_seen=now, status=status)
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[start : start + IDS_PER_STATEMENT] for start in range(0, len(items), IDS_PER_STATEMENT)]
 
 
 def mark_stale_gateways_offline(now=None) -> int:

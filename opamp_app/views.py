@@ -3,7 +3,7 @@
 Same paths as the WebSocket endpoint (Daphne sends upgrades to the consumer, everything else
 here). Each request: load shedding, authentication (one query, which also loads the gateway's
 state), body (gzip, size limit), protocol.process() with the Session kept in the cache between
-polls, one UPDATE only when something changed, the reply (gzip when accepted).
+polls, a write only when something changed (group-committed, writes.py), the reply (gzip when accepted).
 """
 
 import logging
@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from gateways_app.tokens import TokenError
-from opamp_app import compression, framing, messages, protocol, services
+from opamp_app import compression, framing, messages, protocol, services, writes
 from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
@@ -86,15 +86,12 @@ async def answer(request, agent, message):
     key = session_key(gateway.pk)
     session = await cache.aget(key) or protocol.Session()
     result = protocol.process(message, state, session, now=timezone.now())
-    if services.needs_write(result):
-        try:
-            result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
-                gateway, result, transport="http", first_contact=state.last_seen is None
-            )
-        except DatabaseError:
-            logger.exception("could not save the OpAMP report of gateway %s", gateway.pk)
-            await cache.adelete(key)  # the next poll asks for the full state
-            return unavailable(request, state.instance_uid or b"")
+    try:
+        result = await writes.save_result(agent, state, result, transport="http")
+    except DatabaseError:
+        logger.exception("could not save the OpAMP report of gateway %s", gateway.pk)
+        await cache.adelete(key)  # the next poll asks for the full state
+        return unavailable(request, state.instance_uid or b"")
     await cache.aset(key, result.session, timeout=settings.FLOWGATE_OPAMP_HTTP_SESSION_SECONDS)
     await note_presence(gateway.pk, protocol.apply_changes(state, result.changes).status, result.disconnect)
     return protobuf(request, result.reply, status=400 if result.error else 200)

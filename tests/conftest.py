@@ -52,6 +52,8 @@ def pytest_configure(config):
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness costs ~0.3 s per user created; tests do not need it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Consumers run inside the test process too: keep gc.freeze() (opamp_app/heap.py) to servers.
+    settings.FLOWGATE_OPAMP_FREEZE_GC = False
 
 
 @pytest.fixture

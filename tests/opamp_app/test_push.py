@@ -1,4 +1,4 @@
-"""Push helpers: events reach the gateway's channel-layer group, after the commit that caused them."""
+"""Push helpers: events reach every server process once, naming their gateways, after the commit that caused them."""
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -37,20 +37,6 @@ def server_process():
     leave()
 
 
-@pytest.fixture
-def gateway_connection(gateway):
-    """What an open WebSocket of `gateway` has: a channel in the gateway's group."""
-    receive, leave = listen(push.group_name(gateway.pk))
-    yield receive
-    leave()
-
-
-def test_the_group_name_is_valid_and_per_gateway(gateway, org):
-    other = Gateway.objects.create(organization=org, name="gw-2")
-    assert push.group_name(gateway.pk) == f"opamp.gateway.{gateway.pk.hex}"
-    assert push.group_name(gateway.pk) != push.group_name(other.pk)
-
-
 def test_a_config_change_reaches_every_server_once_per_distinct_config(
     server_process, gateway, org, django_assert_num_queries
 ):
@@ -80,9 +66,16 @@ def test_assigning_a_desired_config_pushes_it_once_committed(
     assert (event["gateway_ids"], event["desired_config_hash"]) == ([gateway.pk.hex], version.sha256)
 
 
-def test_revoking_the_gateways_tokens_tells_its_connections(
-    gateway_connection, token, alice, gateway, django_capture_on_commit_callbacks
+def test_revoking_the_gateways_tokens_tells_every_server_process(
+    server_process, token, alice, gateway, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         revoke_opamp_tokens(gateway, alice)
-    assert gateway_connection() == [{"type": "opamp.tokens_revoked"}]
+    assert server_process() == [
+        {"type": "opamp.gateway_event", "event": "tokens_revoked", "gateway_ids": [gateway.pk.hex]}
+    ]
+
+
+def test_a_restart_request_names_its_gateway(server_process, gateway):
+    push.request_restart(gateway.pk)
+    assert server_process() == [{"type": "opamp.gateway_event", "event": "restart", "gateway_ids": [gateway.pk.hex]}]

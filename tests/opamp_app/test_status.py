@@ -57,6 +57,20 @@ def test_it_asks_for_full_state_on_first_contact_without_a_sequence():
     assert result.full_state_requested
 
 
+def test_a_first_message_that_already_is_a_full_report_is_not_asked_again():
+    # One round trip less per agent in every reconnection wave.
+    result = Server().receive(full_report(Agent(sequence_num=41)))
+    assert not result.reply.flags & FULL_STATE
+
+
+def test_a_first_message_missing_a_part_the_agent_reports_asks_for_the_full_state():
+    # ReportsEffectiveConfig, but no effective_config: the server cannot know it is current.
+    agent = Agent()
+    message = agent.message(agent_description=description(), health=opamp_pb2.ComponentHealth(healthy=True))
+    assert Server().receive(message).reply.flags & FULL_STATE
+    assert not protocol.is_full_report(message)
+
+
 def test_it_does_not_ask_for_full_state_for_the_next_sequence_number():
     agent = Agent()
     server = connected_server(agent)
