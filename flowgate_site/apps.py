@@ -6,4 +6,6 @@ class FlowgateSiteConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self):
-        from flowgate_site import checks  # noqa: F401  (registers the deploy checks)
+        from flowgate_site import checks, lookups  # noqa: F401  (registers the deploy checks)
+
+        lookups.register()

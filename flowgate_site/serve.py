@@ -26,7 +26,22 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
+import autobahn.twisted.websocket  # noqa: E402  isort: skip
+import autobahn.websocket.protocol  # noqa: E402  isort: skip
+
 DENIAL_EXTENSION = "websocket.http.response"
+
+
+def _plain(value, *args, **kwargs):
+    return value
+
+
+# Autobahn formats the arguments of its debug log calls (colored text through click) before the
+# logger drops them: on every frame sent and every read, ~5 % of the server's CPU under OpAMP
+# heartbeats (docs/benchmarks.md). Its debug messages keep the raw values instead.
+for _module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
+    _module.hltype = _module.hlval = _plain
+
 TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
 
 

@@ -289,7 +289,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # OPAMP_LOG_LEVEL=DEBUG: OpAMP timings (a config handed out, a batch of status writes).
+        "opamp_app": {"level": env_str("OPAMP_LOG_LEVEL", env_str("LOG_LEVEL", "INFO"))},
+    },
 }
 
 # Dashboard (dashboard_app): how often every organization's gateways per status are sampled for the

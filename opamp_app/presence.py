@@ -48,6 +48,8 @@ CONFIGS_CHANGED = "opamp.configs_changed"
 GATEWAY_EVENT = "opamp.gateway_event"
 TOKENS_REVOKED = "tokens_revoked"
 RESTART = "restart"
+# Connections handed an event per turn of the event loop (Registry._each).
+FANOUT_SLICE = 1000
 # Group memberships expire in channels-redis (a day by default); the listener renews its own.
 RENEW_SECONDS = 3600
 
@@ -147,7 +149,7 @@ class Registry:
         targets = self.connections_of(event.get("gateway_ids", ()))
         if not targets:
             return
-        kind = event.get("type")
+        kind, started = event.get("type"), time.monotonic()
         if kind == CONFIGS_CHANGED:
             config, digest = event["desired_config"], event["desired_config_hash"]
             await self._each(targets, lambda consumer: consumer.config_changed(config, digest))
@@ -157,6 +159,8 @@ class Registry:
             await self._each(targets, lambda consumer: consumer.restart())
         else:
             logger.warning("ignored an OpAMP event of unknown type %r", kind)
+            return
+        logger.debug("handed %s to %d connections in %.1f ms", kind, len(targets), (time.monotonic() - started) * 1000)
 
     def connections_of(self, hex_ids) -> list:
         targets = []
@@ -166,10 +170,19 @@ class Registry:
 
     @staticmethod
     async def _each(consumers, work):
-        results = await asyncio.gather(*(work(consumer) for consumer in consumers), return_exceptions=True)
-        for error in results:
-            if isinstance(error, Exception):
-                logger.error("could not hand an OpAMP event to a connection: %r", error)
+        """Run `work` for every consumer, FANOUT_SLICE at a time, yielding to the event loop between slices.
+
+        Sends are written to the sockets only when the loop turns: handing out a config to
+        5,000 connections in one go would hold every message back until the last one is ready
+        (1.5 s), and hold back every other connection's messages too.
+        """
+        for start in range(0, len(consumers), FANOUT_SLICE):
+            chunk = consumers[start : start + FANOUT_SLICE]
+            results = await asyncio.gather(*(work(consumer) for consumer in chunk), return_exceptions=True)
+            for error in results:
+                if isinstance(error, Exception):
+                    logger.error("could not hand an OpAMP event to a connection: %r", error)
+            await asyncio.sleep(0)
 
     async def close_refused(self, consumers=None, now=None):
         """Close the WebSockets (all, or these) whose token was revoked, expired or deleted (one query)."""

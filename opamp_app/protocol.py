@@ -21,6 +21,7 @@ Two kinds of state are kept apart on purpose:
   (WebSocket) or in the cache keyed by gateway (HTTP) — never in the database.
 """
 
+import functools
 import os
 import time
 import uuid
@@ -339,6 +340,7 @@ def _put_remote_config(reply, current: GatewayState, session: Session) -> None:
     session.config_sent_against = current.remote_config_hash
 
 
+@functools.lru_cache(maxsize=64)
 def settings_hash(heartbeat_interval_seconds: int) -> bytes:
     """ConnectionSettingsOffers.hash of our offer (only the heartbeat interval so far)."""
     return bytes.fromhex(

@@ -42,7 +42,7 @@ def notify_config_changed(gateway_ids) -> int:
     Two queries: the gateways' config hashes, then the YAML once per distinct hash (a
     deployment gives thousands of gateways the same config). Returns how many gateways.
     """
-    rows = Gateway.objects.filter(pk__in=list(gateway_ids)).values_list("pk", "desired_config_hash")
+    rows = Gateway.objects.filter(pk__any=list(gateway_ids)).values_list("pk", "desired_config_hash")
     ids_by_hash = {}
     for pk, digest in rows:
         ids_by_hash.setdefault(digest, []).append(pk)
@@ -79,7 +79,7 @@ def on_tokens_revoked(sender, gateway_id, **kwargs):
 
 
 def _per_gateways(event: dict, gateway_ids) -> list[dict]:
-    hex_ids = [uuid.UUID(str(pk)).hex for pk in gateway_ids]
+    hex_ids = [pk.hex if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk)).hex for pk in gateway_ids]
     return [
         {**event, "gateway_ids": hex_ids[start : start + GATEWAYS_PER_MESSAGE]}
         for start in range(0, len(hex_ids), GATEWAYS_PER_MESSAGE)

@@ -7,6 +7,7 @@ only when protocol.process() reports a change (`needs_write`). last_seen alone i
 change: presence.py writes it for all live gateways of a process in one statement.
 """
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -94,10 +95,9 @@ def save_changes(gateway_id, changes: dict) -> None:
 def save_many(pending: dict) -> dict:
     """Write the changes of many gateways ({gateway id: changes}) together; returns {gateway id: error}.
 
-    One transaction; on PostgreSQL one `UPDATE … FROM (VALUES …)` per set of changed fields
-    (and per ROWS_PER_STATEMENT rows), elsewhere one UPDATE per gateway. When a row's values
-    are refused (DataError, IntegrityError), the rows are written one by one so that only the
-    refused ones fail; a lost connection fails them all (the caller answers UNAVAILABLE).
+    One transaction, few statements (_update_many). When a row's values are refused
+    (DataError, IntegrityError), the rows are written one by one so that only the refused ones
+    fail; a lost connection fails them all (the caller answers UNAVAILABLE).
     """
     try:
         with transaction.atomic():
@@ -116,23 +116,55 @@ def save_many(pending: dict) -> dict:
     return failed
 
 
+# Rows per statement of the batched writes (ids of an array parameter, rows of a VALUES list).
 ROWS_PER_STATEMENT = 1000
 
 
 def _update_many(pending: dict) -> None:
+    """Gateways whose changes have the same values (but last_seen) share one UPDATE … WHERE id = ANY(…).
+
+    That is the common case under load: after a push, every agent reports the same
+    remote_config_status and hash. Their last_seen becomes the latest of the group (the reports
+    of one batch are milliseconds apart). The remaining gateways, each with values of its own
+    (health, effective config), share one `UPDATE … FROM (VALUES …)` per set of fields on
+    PostgreSQL; elsewhere they get one UPDATE each.
+    """
+    groups = {}
+    for gateway_id, changes in pending.items():
+        values = {name: value for name, value in changes.items() if name != "last_seen"}
+        group = groups.setdefault(_values_key(values), {"values": values, "ids": [], "last_seen": None})
+        group["ids"].append(gateway_id)
+        seen = changes.get("last_seen")
+        if seen is not None and (group["last_seen"] is None or seen > group["last_seen"]):
+            group["last_seen"] = seen
+    alone = {}
+    for group in groups.values():
+        values = group["values"] if group["last_seen"] is None else {**group["values"], "last_seen": group["last_seen"]}
+        if len(group["ids"]) == 1:
+            alone[group["ids"][0]] = values
+            continue
+        for chunk in _chunks(sorted(group["ids"], key=str), ROWS_PER_STATEMENT):  # one lock order for every writer
+            Gateway.objects.filter(pk__any=chunk).update(**values)
     if connection.vendor != "postgresql":
-        for gateway_id, changes in pending.items():
-            save_changes(gateway_id, changes)
+        for gateway_id, values in alone.items():
+            save_changes(gateway_id, values)
         return
     by_fields = {}
-    for gateway_id, changes in pending.items():
-        if changes:
-            by_fields.setdefault(tuple(sorted(changes)), []).append((gateway_id, changes))
+    for gateway_id, values in alone.items():
+        by_fields.setdefault(tuple(sorted(values)), []).append((gateway_id, values))
     for names, rows in by_fields.items():
         fields = [Gateway._meta.get_field(name) for name in names]
-        rows.sort(key=lambda row: str(row[0]))  # one lock order for every writer
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            _update_rows(fields, rows[start : start + ROWS_PER_STATEMENT])
+        rows.sort(key=lambda row: str(row[0]))
+        for chunk in _chunks(rows, ROWS_PER_STATEMENT):
+            _update_rows(fields, chunk)
+
+
+def _values_key(values: dict) -> tuple:
+    """A hashable key equal for equal changes (JSON values compared by their sorted serialisation)."""
+    return tuple(
+        (name, json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value)
+        for name, value in sorted(values.items())
+    )
 
 
 def _update_rows(fields, rows) -> None:
@@ -202,29 +234,21 @@ def mark_offline(gateway_id, now=None) -> bool:
     return bool(live.update(status=GatewayStatus.OFFLINE, last_seen=now))
 
 
-# Ids per statement in the per-process checks below (an array parameter on PostgreSQL).
+# Ids per statement in the per-process checks below.
 IDS_PER_STATEMENT = 1000
 
 
 def live_token_ids(token_ids, now=None) -> set:
     """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired).
 
-    One query per IDS_PER_STATEMENT ids: on PostgreSQL `id = ANY(%s)` with the ids as one
-    array parameter (no per-id SQL to build in Python: this runs for every open WebSocket of
-    a process every few seconds).
+    One query per IDS_PER_STATEMENT ids, each an array parameter (`__any`, flowgate_site/lookups.py):
+    this runs for every open WebSocket of a process every few seconds.
     """
     now = now or timezone.now()
     live = set()
-    for chunk in _chunks(list(token_ids)):
-        if connection.vendor == "postgresql":
-            table = connection.ops.quote_name(OpAMPToken._meta.db_table)
-            sql = f"SELECT id FROM {table} WHERE id = ANY(%s) AND revoked_at IS NULL AND expires_at > %s"  # noqa: S608
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [chunk, now])
-                live.update(row[0] for row in cursor.fetchall())
-        else:
-            rows = OpAMPToken.objects.filter(pk__in=chunk, revoked_at__isnull=True, expires_at__gt=now)
-            live.update(rows.values_list("pk", flat=True))
+    for chunk in _chunks(list(token_ids), IDS_PER_STATEMENT):
+        rows = OpAMPToken.objects.filter(pk__any=chunk, revoked_at__isnull=True, expires_at__gt=now)
+        live.update(rows.values_list("pk", flat=True))
     return live
 
 
@@ -240,18 +264,12 @@ def touch_gateways(statuses: dict, now=None) -> None:
     for gateway_id, status in statuses.items():
         by_status.setdefault(status, []).append(gateway_id)
     for status, ids in by_status.items():
-        for chunk in _chunks(sorted(ids, key=str)):
-            if connection.vendor == "postgresql":
-                table = connection.ops.quote_name(Gateway._meta.db_table)
-                sql = f"UPDATE {table} SET last_seen = %s, status = %s WHERE id = ANY(%s)"  # noqa: S608
-                with connection.cursor() as cursor:
-                    cursor.execute(sql, [now, status, chunk])
-            else:
-                Gateway.objects.filter(pk__in=chunk).update(last_seen=now, status=status)
+        for chunk in _chunks(sorted(ids, key=str), IDS_PER_STATEMENT):
+            Gateway.objects.filter(pk__any=chunk).update(last_seen=now, status=status)
 
 
-def _chunks(items: list) -> list[list]:
-    return [items[start : start + IDS_PER_STATEMENT] for start in range(0, len(items), IDS_PER_STATEMENT)]
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def mark_stale_gateways_offline(now=None) -> int:

@@ -18,6 +18,7 @@ two of them never update the same rows in different orders (a deadlock in Postgr
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 
@@ -67,7 +68,11 @@ class StatusWrites:
                 await asyncio.sleep(0)  # the reports handled in this turn of the loop join the batch
                 pending, waiters = self.pending, self.waiters
                 self.pending, self.waiters = {}, {}
+                started = time.monotonic()
                 failed = await self._write(pending)
+                logger.debug(
+                    "wrote the reports of %d gateways in %.1f ms", len(pending), (time.monotonic() - started) * 1000
+                )
                 self.batches += 1
                 self.rows += len(pending)
                 for gateway_id, futures in waiters.items():
