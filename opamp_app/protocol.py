@@ -278,7 +278,11 @@ def _add_offers(result: Result, message, current: GatewayState, *, previous: Ses
     if message.HasField("connection_settings_status"):
         # The agent says which offer it holds (e.g. from a previous connection): don't repeat it.
         session.settings_hash = bytes(message.connection_settings_status.last_connection_settings_hash)
-    if _config_to_send(current, session, resync=result.full_state_requested):
+    # Resend after losing track of the agent only when this message says what it runs: a gap in
+    # the agent's sequence numbers (clients that number messages from several threads) says
+    # nothing about whether it received the config we just sent.
+    resync = result.full_state_requested and message.HasField("remote_config_status")
+    if _config_to_send(current, session, resync=resync):
         _put_remote_config(reply, current, session)
         result.config_sent = True
     _put_settings_offer(reply, current, session)
@@ -319,7 +323,8 @@ def _config_to_send(current: GatewayState, session: Session, *, resync: bool) ->
     config, nor when the agent already reports the desired hash (applying, applied or failed:
     resending a failed config would fail again; a new desired config has a new hash).
     Otherwise send it once per connection, and again only when the agent then reports yet
-    another hash, or when we just lost sync with it (ReportFullState in this reply).
+    another hash, or when we just lost sync with it (ReportFullState in this reply) and its
+    message reports a hash other than the desired one.
     """
     desired = current.desired_config_hash
     if not (current.capabilities & Caps.AgentCapabilities_AcceptsRemoteConfig):

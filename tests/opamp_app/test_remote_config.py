@@ -11,6 +11,7 @@ from tests.opamp_app.peer import BASE_CAPS, CONFIG_CAPS, YAML, Agent, Server, re
 DESIRED = "receivers:\n  otlp: {}\nexporters:\n  debug: {}\n"
 OLD_HASH = config_hash(YAML)
 APPLYING = opamp_pb2.RemoteConfigStatuses_APPLYING
+APPLIED = opamp_pb2.RemoteConfigStatuses_APPLIED
 
 
 def server_with_desired_config(desired=DESIRED):
@@ -55,6 +56,25 @@ def test_it_does_not_repeat_the_config_while_the_agent_still_reports_the_old_has
     server.receive(agent.message(remote_config_status=remote_status(OLD_HASH, opamp_pb2.RemoteConfigStatuses_APPLIED)))
     # The agent has not acted on the config yet; repeating it on every heartbeat would only add load.
     assert not server.receive(agent.message()).reply.HasField("remote_config")
+
+
+def test_a_sequence_gap_alone_does_not_resend_the_config_just_sent():
+    # The Python OpAMP client numbers messages from two threads: gaps and repeats are common.
+    agent = Agent(capabilities=CONFIG_CAPS)
+    server = server_with_desired_config()
+    assert server.receive(agent.message()).config_sent
+    agent.sequence_num += 1
+    gap = server.receive(agent.message())
+    assert gap.full_state_requested and not gap.reply.HasField("remote_config")
+
+
+def test_after_a_sequence_gap_a_report_of_the_old_hash_gets_the_config_again():
+    # The agent lost our config (or never got it): its full report says it still runs the old one.
+    agent = Agent(capabilities=CONFIG_CAPS)
+    server = server_with_desired_config()
+    assert server.receive(agent.message(remote_config_status=remote_status(OLD_HASH, APPLIED))).config_sent
+    agent.sequence_num += 1
+    assert server.receive(agent.message(remote_config_status=remote_status(OLD_HASH, APPLIED))).config_sent
 
 
 def test_it_resends_the_config_on_a_new_connection_when_the_agent_runs_another():
