@@ -10,7 +10,9 @@
 # REDIS_URL [redis://127.0.0.1:6379/4], PORT [8400], SIZES ["1000 5000"], DURATION [30],
 # INTERVAL_1000 [1], INTERVAL_5000 [5], PROCESSES [2], PROFILE [0], DAPHNE_ARGS [],
 # LAYER_FIX [0]: 1 runs server and push with bench/proposed_settings.py (channel-layer settings);
-# ASGI_APP [flowgate_site.asgi:application]: e.g. group_commit_app:application (bench/, an experiment).
+# ASGI_APP [flowgate_site.asgi:application]: another ASGI application (e.g. an experiment in bench/);
+# SERVER_COMMAND []: a command that starts another server on 127.0.0.1:$PORT instead of Daphne
+#   (e.g. to compare ASGI servers); results then go under var/bench/custom-server/.
 # Loopback only; every step is bounded by `timeout`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,9 @@ fi
 if [ "$ASGI_APP" != flowgate_site.asgi:application ]; then
   OUT=$OUT/${ASGI_APP%%:*}
 fi
+if [ -n "${SERVER_COMMAND:-}" ]; then
+  OUT=$OUT/custom-server
+fi
 mkdir -p "$OUT"
 
 # Enough descriptors for 5,000 sockets in the server (the load generator raises its own).
@@ -63,8 +68,13 @@ trap stop_server EXIT
 start_server() {
   # shellcheck disable=SC2086  # DAPHNE_ARGS is a list of options
   # flowgate_site.serve: Daphne with the OpAMP WebSocket limits, as `make run` and tests/live.py start it.
-  $PY -m flowgate_site.serve -e "tcp:port=$PORT:interface=127.0.0.1:backlog=1024" ${DAPHNE_ARGS:-} \
-    "$ASGI_APP" >"$OUT/daphne-$1.log" 2>&1 &
+  if [ -n "${SERVER_COMMAND:-}" ]; then
+    # shellcheck disable=SC2086  # a command line
+    $SERVER_COMMAND >"$OUT/daphne-$1.log" 2>&1 &
+  else
+    $PY -m flowgate_site.serve -e "tcp:port=$PORT:interface=127.0.0.1:backlog=1024" ${DAPHNE_ARGS:-} \
+      "$ASGI_APP" >"$OUT/daphne-$1.log" 2>&1 &
+  fi
   DAPHNE_PID=$!
   for _ in $(seq 100); do
     if (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then return 0; fi
