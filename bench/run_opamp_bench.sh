@@ -9,7 +9,6 @@
 # Environment (defaults in brackets): DATABASE_URL [postgres://postgres@127.0.0.1:5432/flowgate_bench],
 # REDIS_URL [redis://127.0.0.1:6379/4], PORT [8400], SIZES ["1000 5000"], DURATION [30],
 # INTERVAL_1000 [1], INTERVAL_5000 [5], PROCESSES [2], PROFILE [0], DAPHNE_ARGS [],
-# LAYER_FIX [0]: 1 runs server and push with bench/proposed_settings.py (channel-layer settings);
 # ASGI_APP [flowgate_site.asgi:application]: another ASGI application (e.g. an experiment in bench/);
 # SERVER_COMMAND []: a command that starts another server on 127.0.0.1:$PORT instead of Daphne
 #   (e.g. to compare ASGI servers); results then go under var/bench/custom-server/.
@@ -33,10 +32,6 @@ export SECURE_SSL_REDIRECT=false
 mkdir -p "$OUT"
 ASGI_APP=${ASGI_APP:-flowgate_site.asgi:application}
 export PYTHONPATH="$PWD/bench${PYTHONPATH:+:$PYTHONPATH}"  # bench/ modules for the two options below
-if [ "${LAYER_FIX:-0}" = 1 ]; then
-  export DJANGO_SETTINGS_MODULE=proposed_settings
-  OUT=$OUT/layer-fix
-fi
 if [ "$ASGI_APP" != flowgate_site.asgi:application ]; then
   OUT=$OUT/${ASGI_APP%%:*}
 fi

@@ -11,19 +11,7 @@ from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget
 from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
 from flowgate_site.roles import Role, has_role
 
-SETTINGS_FIELDS = [
-    "strategy",
-    "batch_size",
-    "batch_percent",
-    "canary_count",
-    "canary_percent",
-    "pause_seconds",
-    "health_window_seconds",
-    "apply_timeout_seconds",
-    "failure_threshold_count",
-    "failure_threshold_percent",
-    "auto_rollback",
-]
+SETTINGS_FIELDS = list(services.PARAM_FIELDS)  # the rollout settings a deployment may override
 ADD_FIELDSETS = [
     (None, {"fields": ["organization", "template_version", "selector_tags", "selector_gateways"]}),
     ("Rollout", {"fields": SETTINGS_FIELDS, "description": "Leave a setting empty to use the organization's."}),
