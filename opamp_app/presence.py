@@ -9,7 +9,7 @@ Per process, not per connection, so that the cost does not grow with the number 
 - every FLOWGATE_OPAMP_TOKEN_CHECK_SECONDS, one query finds which tokens of the open
   WebSockets stopped working (revoked, expired, deleted) and those connections are closed.
   This bounds how long a revoked token keeps working when the immediate path (the
-  `opamp_tokens_revoked` signal through the gateway's group) is missed;
+  `opamp_tokens_revoked` signal through the servers group) is missed;
 - every FLOWGATE_OPAMP_PRESENCE_SECONDS, the gateways with an open WebSocket here and those
   that polled here over HTTP get last_seen = now (one UPDATE per status). Messages that change
   nothing else are not written at all; this is what keeps last_seen (and so the stale-gateway

@@ -51,6 +51,8 @@ def test_reports_with_different_fields_each_keep_their_own_values(gateways):
 
 
 def test_a_refused_row_fails_only_its_own_report(gateways):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores NUL characters; the suite runs on PostgreSQL")
     writes = StatusWrites()
     good, bad = gateways[:2]
 
