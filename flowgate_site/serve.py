@@ -12,11 +12,17 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   under plain Daphne such a close fails and Daphne closes with 1011 instead.
 - The access log hides `token=` query parameters (OpAMP tokens of clients that cannot send
   headers); stock Daphne logs the whole URI.
+- An application instance is reaped as soon as it ends, and the sweep of all connections
+  runs every SWEEP_SECONDS instead of every second (it held the event loop with thousands of
+  OpAMP connections); Autobahn's debug log arguments are not formatted per frame.
 """
 
+import logging
 import os
 import re
 import sys
+import time
+from functools import partial
 from http import HTTPStatus
 
 # daphne.cli imports daphne.server first, which installs Twisted's asyncio reactor.
@@ -29,7 +35,12 @@ from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the r
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
 
+from twisted.internet import reactor  # noqa: E402  isort: skip  (the reactor daphne.server installed)
+
+logger = logging.getLogger("daphne.server")
 DENIAL_EXTENSION = "websocket.http.response"
+# Seconds between two sweeps of all connections (FlowGateServer.application_checker).
+SWEEP_SECONDS = 5
 
 
 def _plain(value, *args, **kwargs):
@@ -114,7 +125,50 @@ class FlowGateServer(Server):
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
             scope = {**scope, "extensions": {**scope.get("extensions", {}), DENIAL_EXTENSION: {}}}
-        return super().create_application(protocol, scope)
+        queue = super().create_application(protocol, scope)
+        instance = self.connections.get(protocol, {}).get("application_instance")
+        if instance is not None:
+            instance.add_done_callback(partial(self.application_done, protocol))
+        return queue
+
+    def application_done(self, protocol, instance):
+        """Reap an application instance as soon as it ends (what Daphne's sweep would do later)."""
+        details = self.connections.get(protocol)
+        if details is None or details.get("application_instance") is not instance:
+            return
+        del details["application_instance"]
+        exception = None if instance.cancelled() else instance.exception()
+        if isinstance(exception, KeyboardInterrupt):
+            self.stop()  # the application asks the server to exit
+        elif exception is not None:
+            logger.error("Exception inside application: %s", exception, exc_info=exception)
+            if not details.get("disconnected"):
+                protocol.handle_exception(exception)
+        if details.get("disconnected"):
+            del self.connections[protocol]
+
+    def application_checker(self):
+        """Daphne's periodic sweep of every connection, every SWEEP_SECONDS instead of every second.
+
+        Ended applications are reaped by application_done() already; what is left for the sweep
+        is to drop closed connections and to cancel applications that outlive their connection
+        by more than application_close_timeout. Walking 5,000 connections every second held
+        the event loop for tens of milliseconds each time (docs/benchmarks.md).
+        """
+        now = time.time()
+        for protocol, details in list(self.connections.items()):
+            disconnected = details.get("disconnected")
+            instance = details.get("application_instance")
+            if not disconnected:
+                continue
+            if instance is None:
+                del self.connections[protocol]
+            elif not instance.done() and now - disconnected > self.application_close_timeout:
+                logger.warning(
+                    "Application instance %r of connection %r outlived it and was killed.", instance, protocol
+                )
+                instance.cancel()
+        reactor.callLater(SWEEP_SECONDS, self.application_checker)
 
 
 class FlowGateCommandLine(CommandLineInterface):

@@ -127,16 +127,18 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
 
     async def process_message(self, message):
         result = protocol.process(message, self.state, self.session, now=timezone.now())
+        if result.disconnect:
+            # Out of the presence list before offline is saved: a presence write must not undo it.
+            self.said_goodbye = True
+            registry.discard(self)
         try:
             result = await writes.save_result(self.agent, self.state, result, transport="websocket")
         except DatabaseError:
+            self.said_goodbye = False  # offline was not saved: the closing connection saves it
             await self.unavailable(result)
             return
         self.session = result.session
         self.state = protocol.apply_changes(self.state, result.changes)
-        if result.disconnect:
-            self.said_goodbye = True  # offline is saved; the presence write must not undo it
-            registry.discard(self)
         await self.send_message(result.reply)
 
     async def unavailable(self, result):
@@ -168,8 +170,8 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
     async def config_changed(self, desired_config: str, desired_config_hash: str):
         """The gateway's desired config changed (push.notify_config_changed, via the registry)."""
         async with self.lock:
-            desired = {"desired_config": desired_config, "desired_config_hash": desired_config_hash}
-            self.state = replace(self.state, **desired)
+            # The state is this connection's own copy: updated in place (no copy per agent in a push).
+            self.state.desired_config, self.state.desired_config_hash = desired_config, desired_config_hash
             reply, self.session = protocol.push(self.state, self.session)
             if reply is not None:
                 await self.send_message(reply)

@@ -20,6 +20,9 @@ SERVER_CAPABILITIES = (
 )
 
 
+ACCEPTS_RESTART = Caps.AgentCapabilities_AcceptsRestartCommand
+
+
 def _bit_names(enum, prefix: str) -> dict[int, str]:
     return {value.number: value.name.removeprefix(prefix) for value in enum.DESCRIPTOR.values if value.number}
 
@@ -41,7 +44,7 @@ def capability_names(mask: int, names: dict[int, str] = AGENT_CAPABILITY_NAMES) 
 
 def can_restart(capabilities: int) -> bool:
     """Whether an agent with these capabilities obeys a Restart command."""
-    return bool(capabilities & Caps.AgentCapabilities_AcceptsRestartCommand)
+    return bool(capabilities & ACCEPTS_RESTART)
 
 
 def base_reply(instance_uid: bytes) -> opamp_pb2.ServerToAgent:

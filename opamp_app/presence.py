@@ -211,13 +211,15 @@ class Registry:
             return
         self._writing = True
         self.last_presence_write = time.monotonic()
-        statuses, self.polled = self.polled, {}
-        for consumer in self.consumers():
-            if consumer.state.status != OFFLINE:  # offline until its first message
-                statuses[consumer.agent.gateway.pk] = consumer.state.status
         try:
-            if statuses:
-                async with status_writes.lock:
+            # Who is live is read once the batches of status writes are done: a goodbye saved by
+            # one of them must not be overwritten with "online" by a list read before it.
+            async with status_writes.lock:
+                statuses, self.polled = self.polled, {}
+                for consumer in self.consumers():
+                    if consumer.state.status != OFFLINE:  # offline until its first message
+                        statuses[consumer.agent.gateway.pk] = consumer.state.status
+                if statuses:
                     await database_sync_to_async(services.touch_gateways, thread_sensitive=False)(statuses)
         finally:
             self._writing = False

@@ -38,11 +38,17 @@ UID_BYTES = 16
 DEFAULT_HEARTBEAT_SECONDS = 30
 # last_seen is written with other changes, or alone at most this often (no write per heartbeat).
 LAST_SEEN_REFRESH = timedelta(minutes=5)
+# Messages numbered after an AgentDisconnect and received this soon after it are stragglers.
+GOODBYE_GRACE = timedelta(seconds=5)
 ONLINE, OFFLINE, DEGRADED = "online", "offline", "degraded"  # Gateway.status values
 
 REPORT_FULL_STATE = opamp_pb2.ServerToAgentFlags_ReportFullState
 REPORT_AVAILABLE_COMPONENTS = opamp_pb2.ServerToAgentFlags_ReportAvailableComponents
 REQUEST_INSTANCE_UID = opamp_pb2.AgentToServerFlags_RequestInstanceUid
+# Capability bits as plain ints: reading them through the generated enum wrapper costs a
+# Python-level lookup each time, on every message.
+ACCEPTS_REMOTE_CONFIG = Caps.AgentCapabilities_AcceptsRemoteConfig
+REPORTS_HEARTBEAT = Caps.AgentCapabilities_ReportsHeartbeat
 
 
 # Gateway model fields mirrored by GatewayState (instance_uid aside: bytes here, UUID in the row).
@@ -122,6 +128,8 @@ class Session:
     config_sent_hash: str = ""  # desired config hash sent on this connection
     config_sent_against: str = ""  # the agent's reported remote_config_hash at that moment
     components_requested_hash: str = ""  # AvailableComponents hash we asked the full map for
+    goodbye_seq: int | None = None  # sequence_num of the agent's AgentDisconnect, and when it came
+    goodbye_at: datetime | None = None
 
 
 @dataclass
@@ -197,16 +205,30 @@ def process(
     changes, claims = _identity_changes(uid, requested, state, reply)
     reported = _reported_fields(message, state)
     disconnect = message.HasField("agent_disconnect")
-    reported["status"] = OFFLINE if disconnect else _live_status(reported.get("health", state.health))
+    straggler = not disconnect and _after_goodbye(message, session, now)
+    reported["status"] = OFFLINE if disconnect or straggler else _live_status(reported.get("health", state.health))
+    if disconnect:
+        seen.goodbye_seq, seen.goodbye_at = message.sequence_num, now
     changes.update({name: value for name, value in reported.items() if getattr(state, name) != value})
     if changes or state.last_seen is None or now - state.last_seen >= LAST_SEEN_REFRESH:
         changes["last_seen"] = now
 
     seen.sequence_num = message.sequence_num
     result = Result(reply=reply, changes=changes, session=seen, disconnect=disconnect, claims_new_uid=claims)
-    if not disconnect:
+    if not (disconnect or straggler):
         _add_offers(result, message, replace(state, **reported), previous=session)
     return result
+
+
+def _after_goodbye(message, session: Session, now) -> bool:
+    """A message the agent sent after its AgentDisconnect (same numbering, within GOODBYE_GRACE).
+
+    Clients that send from several threads let a queued heartbeat follow their goodbye; it
+    must not bring the gateway back online. A restarted agent numbers from 0 again.
+    """
+    if session.goodbye_seq is None or message.sequence_num <= session.goodbye_seq:
+        return False
+    return now - session.goodbye_at < GOODBYE_GRACE
 
 
 def _identity_changes(uid: bytes, requested: bool, state: GatewayState, reply) -> tuple[dict, uuid.UUID | None]:
@@ -327,7 +349,7 @@ def _config_to_send(current: GatewayState, session: Session, *, resync: bool) ->
     message reports a hash other than the desired one.
     """
     desired = current.desired_config_hash
-    if not (current.capabilities & Caps.AgentCapabilities_AcceptsRemoteConfig):
+    if not (current.capabilities & ACCEPTS_REMOTE_CONFIG):
         return False
     if not (desired and current.desired_config) or current.remote_config_hash == desired:
         return False
@@ -359,7 +381,7 @@ def _put_settings_offer(reply, current: GatewayState, session: Session) -> None:
     The offer carries heartbeat_interval_seconds only: no destination_endpoint, headers or
     certificate, meaning "keep connecting as you do" (see docs/opamp.md for why).
     """
-    if not (current.capabilities & Caps.AgentCapabilities_ReportsHeartbeat):
+    if not (current.capabilities & REPORTS_HEARTBEAT):
         return
     offer_hash = settings_hash(current.heartbeat_interval_seconds)
     if session.settings_hash == offer_hash:

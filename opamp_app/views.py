@@ -86,6 +86,8 @@ async def answer(request, agent, message):
     key = session_key(gateway.pk)
     session = await cache.aget(key) or protocol.Session()
     result = protocol.process(message, state, session, now=timezone.now())
+    if result.disconnect:
+        registry.forget_http_agent(gateway.pk)  # before offline is saved: presence must not undo it
     try:
         result = await writes.save_result(agent, state, result, transport="http")
     except DatabaseError:
@@ -98,7 +100,7 @@ async def answer(request, agent, message):
 
 
 async def note_presence(gateway_id, status, disconnect):
-    if disconnect:
+    if disconnect or status == protocol.OFFLINE:  # said goodbye (or a message sent after it)
         registry.forget_http_agent(gateway_id)
     else:
         registry.saw_http_agent(gateway_id, status)

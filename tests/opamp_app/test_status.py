@@ -136,6 +136,28 @@ def test_disconnect_marks_the_gateway_offline():
     assert result.changes["status"] == "offline"
 
 
+def test_a_message_numbered_after_the_goodbye_does_not_bring_the_gateway_back():
+    # The Python client can send a queued heartbeat right after its AgentDisconnect.
+    agent = Agent()
+    server = connected_server(agent)
+    server.receive(agent.message(agent_disconnect=opamp_pb2.AgentDisconnect()))
+    straggler = server.receive(agent.message(), now=NOW + timedelta(seconds=1))
+    assert server.state.status == "offline" and "status" not in straggler.changes
+    assert not straggler.reply.HasField("remote_config") and not straggler.reply.flags
+
+
+def test_after_the_goodbye_a_restarted_agent_or_a_later_message_is_online_again():
+    agent = Agent()
+    server = connected_server(agent)
+    server.receive(agent.message(agent_disconnect=opamp_pb2.AgentDisconnect()))
+    later = server.receive(agent.message(), now=NOW + protocol.GOODBYE_GRACE)
+    assert later.changes["status"] == "online"
+
+    server.receive(agent.message(agent_disconnect=opamp_pb2.AgentDisconnect()))
+    restarted = Agent(uid=agent.uid, sequence_num=0)  # a new process numbers from 0
+    assert server.receive(restarted.message(), now=NOW + timedelta(seconds=1)).changes["status"] == "online"
+
+
 @pytest.mark.parametrize(
     ("status", "stored"),
     [
