@@ -226,6 +226,9 @@ def _wait_for_rows(pusher, outcome, expected, deadline):
 
 
 def _push_results(answers, started, outcome, rows_applied_at):
+    # Counted from the call of assign_desired_config (not from creating the template version).
+    started = outcome.get("times", {}).get("started_at", started)
+
     def since_start(name):
         return [stamp - started for answer in answers for stamp in answer[name] if stamp is not None]
 

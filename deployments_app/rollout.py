@@ -303,7 +303,7 @@ def start_batch(run, number):
         if gateway.status != GatewayStatus.OFFLINE:
             target.status, target.sent_at = TargetStatus.SENT, run.now
         run.changed(target)
-    services.assign_desired_config(Gateway.objects.filter(pk__in=gateways), run.version, now=run.now)
+    services.assign_desired_config(Gateway.objects.filter(pk__any=list(gateways)), run.version, now=run.now)
     for gateway in gateways.values():
         gateway.desired_config, gateway.desired_config_hash = run.version.config_yaml, run.version.sha256
     run.deployment.current_batch, run.deployment.gate_passed_at = number, None
@@ -376,7 +376,7 @@ def restore_previous(run, targets, status, error=""):
     for digest, group in groups.items():
         previous = PreviousConfig(group[0].previous_config, digest)
         gateway_ids = [target.gateway_id for target in group]
-        services.assign_desired_config(Gateway.objects.filter(pk__in=gateway_ids), previous, now=run.now)
+        services.assign_desired_config(Gateway.objects.filter(pk__any=gateway_ids), previous, now=run.now)
         for target in group:
             target.status = status
             target.error = error or target.error
