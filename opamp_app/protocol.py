@@ -221,12 +221,13 @@ def process(
 
 
 def _after_goodbye(message, session: Session, now) -> bool:
-    """A message the agent sent after its AgentDisconnect (same numbering, within GOODBYE_GRACE).
+    """A message the agent sent after its AgentDisconnect (numbered the same or later, within GOODBYE_GRACE).
 
-    Clients that send from several threads let a queued heartbeat follow their goodbye; it
-    must not bring the gateway back online. A restarted agent numbers from 0 again.
+    Clients that send from several threads let a queued heartbeat follow their goodbye, even
+    with the goodbye's own number (the Python client); it must not bring the gateway back
+    online. A restarted agent numbers from 0 again.
     """
-    if session.goodbye_seq is None or message.sequence_num <= session.goodbye_seq:
+    if session.goodbye_seq is None or message.sequence_num < session.goodbye_seq:
         return False
     return now - session.goodbye_at < GOODBYE_GRACE
 

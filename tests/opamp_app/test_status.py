@@ -144,6 +144,8 @@ def test_a_message_numbered_after_the_goodbye_does_not_bring_the_gateway_back():
     straggler = server.receive(agent.message(), now=NOW + timedelta(seconds=1))
     assert server.state.status == "offline" and "status" not in straggler.changes
     assert not straggler.reply.HasField("remote_config") and not straggler.reply.flags
+    agent.sequence_num -= 1  # it even reuses the goodbye's number
+    assert "status" not in server.receive(agent.message(), now=NOW + timedelta(seconds=1)).changes
 
 
 def test_after_the_goodbye_a_restarted_agent_or_a_later_message_is_online_again():
