@@ -38,7 +38,7 @@ UID_BYTES = 16
 DEFAULT_HEARTBEAT_SECONDS = 30
 # last_seen is written with other changes, or alone at most this often (no write per heartbeat).
 LAST_SEEN_REFRESH = timedelta(minutes=5)
-# Messages numbered after an AgentDisconnect and received this soon after it are stragglers.
+# Messages numbered like or after an AgentDisconnect and received this soon after it are stragglers.
 GOODBYE_GRACE = timedelta(seconds=5)
 ONLINE, OFFLINE, DEGRADED = "online", "offline", "degraded"  # Gateway.status values
 

@@ -95,12 +95,12 @@ async def answer(request, agent, message):
         await cache.adelete(key)  # the next poll asks for the full state
         return unavailable(request, state.instance_uid or b"")
     await cache.aset(key, result.session, timeout=settings.FLOWGATE_OPAMP_HTTP_SESSION_SECONDS)
-    await note_presence(gateway.pk, protocol.apply_changes(state, result.changes).status, result.disconnect)
+    await note_presence(gateway.pk, protocol.apply_changes(state, result.changes).status)
     return protobuf(request, result.reply, status=400 if result.error else 200)
 
 
-async def note_presence(gateway_id, status, disconnect):
-    if disconnect or status == protocol.OFFLINE:  # said goodbye (or a message sent after it)
+async def note_presence(gateway_id, status):
+    if status == protocol.OFFLINE:  # said goodbye (or sent a message right after it)
         registry.forget_http_agent(gateway_id)
     else:
         registry.saw_http_agent(gateway_id, status)

@@ -91,7 +91,7 @@ class StatusWrites:
         try:
             async with self.lock:
                 return await database_sync_to_async(services.save_many, thread_sensitive=False)(pending)
-        except Exception as error:  # the database is unreachable: every waiter answers UNAVAILABLE
+        except Exception as error:  # e.g. the database is unreachable: no waiter is left hanging
             return dict.fromkeys(pending, error)
 
 
