@@ -15,6 +15,8 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
 - An application instance is reaped as soon as it ends, and the sweep of all connections
   runs every SWEEP_SECONDS instead of every second (it held the event loop with thousands of
   OpAMP connections); Autobahn's debug log arguments are not formatted per frame.
+- WebSocket frames are sent at once when nothing is queued before them, not on the reactor's
+  next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
 """
 
 import logging
@@ -32,6 +34,8 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
+from flowgate_site import direct_write  # noqa: E402  isort: skip
+
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
 
@@ -41,6 +45,8 @@ logger = logging.getLogger("daphne.server")
 DENIAL_EXTENSION = "websocket.http.response"
 # Seconds between two sweeps of all connections (FlowGateServer.application_checker).
 SWEEP_SECONDS = 5
+# Frames go to the socket at once instead of on the reactor's next turn (flowgate_site.direct_write).
+DIRECT_WRITE = os.environ.get("FLOWGATE_DIRECT_WRITE", "true").lower() not in ("0", "false", "no", "off")
 
 
 def _plain(value, *args, **kwargs):
@@ -63,6 +69,11 @@ class FlowGateWebSocketProtocol(WebSocketProtocol):
     # takes only 1000 and 3000-4999. OpAMP asks for 1009; a revoked token closes with 1008.
     PROTOCOL_CLOSE_CODES = {1001, 1008, 1009, 1011}
     denial = None  # {"status", "headers", "body"} while the application sends its refusal
+
+    def connectionMade(self):
+        if DIRECT_WRITE:
+            direct_write.install(self.transport)
+        super().connectionMade()
 
     def handle_reply(self, message):
         kind = message.get("type")
