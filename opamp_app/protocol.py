@@ -25,7 +25,7 @@ import functools
 import os
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from opamp_app import convert
@@ -159,6 +159,18 @@ class Result:
     config_sent: bool = False
 
 
+def updated(value, **fields):
+    """A copy of `value` (a dataclass of this module) with `fields` set, for every message.
+
+    dataclasses.replace() without its second run of __init__ and __post_init__: a third of its
+    cost (0.6 instead of 1.9 µs for a GatewayState). The only __post_init__ here turns a
+    uuid.UUID instance_uid into bytes; callers pass bytes (apply_changes() converts).
+    """
+    copy = object.__new__(type(value))
+    copy.__dict__ = {**value.__dict__, **fields}
+    return copy
+
+
 def apply_changes(state: GatewayState, changes: dict) -> GatewayState:
     """The state after `changes` (a Result.changes) were saved: what a transport keeps in memory."""
     if not changes:
@@ -166,7 +178,7 @@ def apply_changes(state: GatewayState, changes: dict) -> GatewayState:
     values = dict(changes)
     if "instance_uid" in values:
         values["instance_uid"] = values["instance_uid"].bytes
-    return replace(state, **values)
+    return updated(state, **values)
 
 
 def process(
@@ -195,7 +207,7 @@ def process(
 
     requested = bool(message.flags & REQUEST_INSTANCE_UID)
     reply = base_reply(uid)
-    seen = replace(session, messages=session.messages + 1)
+    seen = updated(session, messages=session.messages + 1)
     if state.instance_uid is not None and uid != state.instance_uid and not requested:
         reply.agent_identification.new_instance_uid = state.instance_uid
         reply.flags |= REPORT_FULL_STATE
@@ -216,7 +228,7 @@ def process(
     seen.sequence_num = message.sequence_num
     result = Result(reply=reply, changes=changes, session=seen, disconnect=disconnect, claims_new_uid=claims)
     if not (disconnect or straggler):
-        _add_offers(result, message, replace(state, **reported), previous=session)
+        _add_offers(result, message, updated(state, **reported), previous=session)
     return result
 
 
@@ -401,7 +413,7 @@ def push(state: GatewayState, session: Session) -> tuple[opamp_pb2.ServerToAgent
     if state.instance_uid is None:
         return None, session
     reply = base_reply(state.instance_uid)
-    session = replace(session)
+    session = updated(session)
     if _config_to_send(state, session, resync=False):
         _put_remote_config(reply, state, session)
     _put_settings_offer(reply, state, session)
@@ -419,7 +431,7 @@ def reassign_instance_uid(result: Result, new_uid: bytes) -> Result:
     reply = opamp_pb2.ServerToAgent()
     reply.CopyFrom(result.reply)
     reply.agent_identification.new_instance_uid = new_uid
-    return replace(result, reply=reply, changes=changes, claims_new_uid=changes["instance_uid"])
+    return updated(result, reply=reply, changes=changes, claims_new_uid=changes["instance_uid"])
 
 
 def new_instance_uid(now_ms: int | None = None) -> bytes:

@@ -1,5 +1,6 @@
 """Status reporting, compression and sequence numbers in the OpAMP protocol core."""
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
@@ -217,3 +218,17 @@ def test_a_hash_only_report_keeps_the_known_component_map():
     result = server.receive(agent.message(available_components=opamp_pb2.AvailableComponents(hash=b"\x01\x02")))
     assert "available_components" not in result.changes
     assert not result.reply.flags & opamp_pb2.ServerToAgentFlags_ReportAvailableComponents
+
+
+def test_process_leaves_the_callers_state_and_session_untouched():
+    agent = Agent(sequence_num=5)
+    state = protocol.GatewayState(instance_uid=agent.uid, capabilities=1, health={"healthy": True})
+    session = protocol.Session(sequence_num=4, messages=7)
+    before = (replace(state), replace(session))
+    result = protocol.process(agent.message(), state, session, now=NOW)
+    assert (state, session) == before
+    assert (result.session.messages, result.session.sequence_num) == (8, 5)
+    new_uid = uuid.uuid4()
+    applied = protocol.apply_changes(state, {"status": "online", "instance_uid": new_uid})
+    assert (applied.status, applied.instance_uid) == ("online", new_uid.bytes)
+    assert (state, session) == before
