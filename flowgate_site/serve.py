@@ -17,6 +17,8 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   OpAMP connections); Autobahn's debug log arguments are not formatted per frame.
 - WebSocket frames are sent at once when nothing is queued before them, not on the reactor's
   next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
+- Without a broker (the embedded defaults) the process also runs the periodic tasks and the
+  rollout ticks a Celery worker would (flowgate_site.embedded_beat).
 """
 
 import logging
@@ -34,7 +36,7 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
-from flowgate_site import direct_write  # noqa: E402  isort: skip
+from flowgate_site import direct_write, embedded_beat  # noqa: E402  isort: skip
 
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
@@ -124,6 +126,8 @@ class FlowGateServer(Server):
         # Called by run() once the WebSocket factory exists, before the reactor starts.
         self.ws_factory.protocol = FlowGateWebSocketProtocol
         self.ws_factory.setProtocolOptions(failByDrop=False)
+        if embedded_beat.wanted():
+            reactor.callLater(0, embedded_beat.start)
         if self.then_ready:
             self.then_ready()
 

@@ -123,9 +123,14 @@ def start(command, env):
 
 
 class Daphne:
-    """Daphne serving flowgate_site.asgi on one or more local ports, as `make run` starts it."""
+    """Daphne serving flowgate_site.asgi on one or more local ports, as `make run` starts it.
+
+    Without the embedded beat unless a test asks for it: run without REDIS_URL, it would mark
+    other tests' gateways offline and tick their deployments.
+    """
 
     def __init__(self, ports, **env):
+        env.setdefault("FLOWGATE_EMBEDDED_BEAT", "false")
         self.ports = ports
         endpoints = []
         for port in ports:
