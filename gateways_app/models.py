@@ -48,6 +48,13 @@ class GatewayMode(models.TextChoices):
     EXTENSION = "extension", "Extension"
 
 
+class Transport(models.TextChoices):
+    """The OpAMP transport a gateway's agent used last (set by the OpAMP server when it changes)."""
+
+    WEBSOCKET = "websocket", "WebSocket"
+    HTTP = "http", "plain HTTP"
+
+
 class GatewayStatus(models.TextChoices):
     ONLINE = "online", "Online"
     OFFLINE = "offline", "Offline"
@@ -73,6 +80,9 @@ class Gateway(OrgOwnedModel):
     agent_type = models.CharField(max_length=100, blank=True)
     agent_version = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=GatewayStatus.choices, default=GatewayStatus.OFFLINE)
+    transport = models.CharField(
+        max_length=10, choices=Transport.choices, blank=True, help_text="OpAMP transport of its latest connection."
+    )
     last_seen = models.DateTimeField(null=True, blank=True)
     capabilities = models.BigIntegerField(default=0, help_text="OpAMP AgentCapabilities bitmask.")
     agent_description = models.JSONField(default=dict, blank=True)
@@ -120,6 +130,7 @@ REPORTED_FIELDS = [
     "hostname",
     "mode",
     "status",
+    "transport",
     "last_seen",
     "agent_type",
     "agent_version",

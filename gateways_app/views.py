@@ -13,7 +13,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views import View
@@ -21,7 +20,6 @@ from django.views.generic import FormView, TemplateView
 
 from dashboard_app.services import GATEWAY_REPORTS, drift_filter
 from flowgate_site import audit
-from flowgate_site.models import AuditLog
 from flowgate_site.pages import OrgPageMixin
 from flowgate_site.roles import Role
 from gateways_app import services
@@ -40,15 +38,6 @@ from opamp_app.messages import can_restart, capability_table
 from templates_app.diffview import unified_rows
 
 PAGE_SIZE = 50
-
-
-def first_transport():
-    """Subquery: the OpAMP transport of the gateway's first connection, from its audit entry.
-
-    Gateways do not store their transport; the OpAMP server audits it once, on first contact.
-    """
-    entries = AuditLog.objects.filter(actor_gateway_id=OuterRef("pk"), action="gateway.first_connection")
-    return Subquery(entries.order_by("-created_at").values("changes__transport")[:1])
 
 
 class GatewayPageFilterSet(GatewayFilterSet):
@@ -71,9 +60,7 @@ class GatewayListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = (
-            self.scoped(Gateway).defer(*GATEWAY_REPORTS).prefetch_related("tags").annotate(transport=first_transport())
-        )
+        rows = self.scoped(Gateway).defer(*GATEWAY_REPORTS).prefetch_related("tags")
         drift = self.request.GET.get("drift") == "1"
         filterset = GatewayPageFilterSet(self.request.GET or None, queryset=rows, drift=drift)
         if filterset.is_bound and filterset.is_valid():
@@ -122,7 +109,7 @@ class GatewayPageMixin(OrgPageMixin):
     write_role = Role.ADMIN  # as the gateway API: admins change gateways and their tokens
 
     def get_gateway(self):
-        gateways = self.scoped(Gateway).prefetch_related("tags").annotate(transport=first_transport())
+        gateways = self.scoped(Gateway).prefetch_related("tags")
         return self.get_scoped_object(gateways, pk=self.kwargs["pk"])
 
 

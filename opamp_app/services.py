@@ -195,11 +195,12 @@ def save_result(gateway: Gateway, result: protocol.Result, *, transport: str, fi
     A claimed instance_uid is checked against the other gateways first: when one holds it,
     this gateway gets a fresh uid and the reply tells the agent (two gateways are never merged).
     `first_contact` (the gateway had never been seen) and uid adoption are audited; nothing else is.
+    The row's `transport` becomes `transport`.
     """
     if result.claims_new_uid is not None:
-        result = _adopt_instance_uid(gateway, result)
+        result = _adopt_instance_uid(gateway, result, transport)
     else:
-        save_changes(gateway.pk, result.changes)
+        save_changes(gateway.pk, {**result.changes, "transport": transport})
     if first_contact:
         audit.record(
             gateway.organization, "gateway.first_connection", gateway, gateway=gateway, changes={"transport": transport}
@@ -207,18 +208,18 @@ def save_result(gateway: Gateway, result: protocol.Result, *, transport: str, fi
     return result
 
 
-def _adopt_instance_uid(gateway: Gateway, result: protocol.Result) -> protocol.Result:
+def _adopt_instance_uid(gateway: Gateway, result: protocol.Result, transport: str) -> protocol.Result:
     claimed = result.claims_new_uid
     with transaction.atomic():
         if Gateway.objects.filter(instance_uid=claimed).exclude(pk=gateway.pk).exists():
             result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
         try:
             with transaction.atomic():
-                save_changes(gateway.pk, result.changes)
+                save_changes(gateway.pk, {**result.changes, "transport": transport})
         except IntegrityError:
             # Another gateway took the same uid between the check and the write.
             result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
-            save_changes(gateway.pk, result.changes)
+            save_changes(gateway.pk, {**result.changes, "transport": transport})
         changes = {"instance_uid": str(result.claims_new_uid)}
         if result.claims_new_uid != claimed:
             changes["refused_duplicate"] = str(claimed)

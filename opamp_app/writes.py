@@ -102,13 +102,18 @@ async def save_result(agent, state: protocol.GatewayState, result: protocol.Resu
     """Persist a protocol result for a transport; returns the Result to send (DatabaseError if it failed).
 
     Plain status reports go through the group commit; a gateway's first contact and uid claims
-    go through services.save_result() (audit, uid uniqueness), alone.
+    go through services.save_result() (audit, uid uniqueness), alone. The row's `transport`
+    follows the agent's (one write when it changes, e.g. a fall back from WebSocket to HTTP).
     """
-    if not services.needs_write(result):
+    switched = agent.gateway.transport != transport
+    if not (switched or services.needs_write(result)):
         return result
     if result.claims_new_uid is None and state.last_seen is not None:
-        await status_writes.save(agent.gateway.pk, result.changes)
-        return result
-    return await database_sync_to_async(services.save_result, thread_sensitive=False)(
-        agent.gateway, result, transport=transport, first_contact=state.last_seen is None
-    )
+        changes = {**result.changes, "transport": transport} if switched else result.changes
+        await status_writes.save(agent.gateway.pk, changes)
+    else:
+        result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
+            agent.gateway, result, transport=transport, first_contact=state.last_seen is None
+        )
+    agent.gateway.transport = transport
+    return result

@@ -1,6 +1,7 @@
 """The OpAMP WebSocket endpoint on a live server (flowgate_site.serve), driven by the `websockets` client."""
 
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -137,3 +138,22 @@ def test_an_idle_connection_survives_the_channel_layers_blocking_reads(ws_agent)
     # crash the idle consumer (closed with 1011) once a read is cut short.
     time.sleep(11)
     assert ws_agent.send().instance_uid == ws_agent.uid
+
+
+def test_the_row_records_the_transport_the_agent_uses_now(daphne, gateway, token):
+    ws_agent = WsAgent(open_ws(daphne, token))
+    ws_agent.send()
+    assert Gateway.objects.get(pk=gateway.pk).transport == "websocket"
+    ws_agent.send(agent_disconnect=opamp_pb2.AgentDisconnect())
+    ws_agent.close()
+    # The agent falls back to plain HTTP polling.
+    poll = opamp_pb2.AgentToServer(instance_uid=ws_agent.uid, sequence_num=1, capabilities=ws_agent.capabilities)
+    request = urllib.request.Request(
+        f"{daphne.url}/v1/opamp",
+        data=poll.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  (the local test server)
+        assert response.status == 200
+    row = Gateway.objects.get(pk=gateway.pk)
+    assert (row.transport, row.status) == ("http", GatewayStatus.ONLINE)

@@ -4,7 +4,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from flowgate_site import audit
 from flowgate_site.models import AuditLog
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import issue_opamp_token
@@ -32,13 +31,15 @@ def test_the_list_shows_config_drift(alice_browser, acme_fleet):
     assert "drift</span>" in response.content.decode()
 
 
-def test_the_list_shows_the_transport_of_the_first_connection(alice_browser, acme_fleet):
+def test_the_pages_show_the_transport_of_the_latest_connection(alice_browser, acme_fleet):
     gateway = acme_fleet["gateway"]
-    audit.record(
-        gateway.organization, "gateway.first_connection", gateway, gateway=gateway, changes={"transport": "http"}
-    )
-    content = alice_browser.get(reverse("gateways:list")).content.decode()
-    assert "connected · HTTP" in content
+    Gateway.objects.filter(pk=gateway.pk).update(status=GatewayStatus.ONLINE, transport="http")
+    detail = reverse("gateways:detail", args=[gateway.pk])
+    assert "connected · HTTP" in alice_browser.get(reverse("gateways:list")).content.decode()
+    assert "connected over plain HTTP" in alice_browser.get(detail).content.decode()
+    Gateway.objects.filter(pk=gateway.pk).update(status=GatewayStatus.OFFLINE, transport="websocket")
+    assert "(last over WebSocket)" in alice_browser.get(detail).content.decode()
+    assert "· WebSocket" not in alice_browser.get(reverse("gateways:list")).content.decode()
 
 
 def test_a_bad_filter_is_explained(alice_browser, acme_fleet):
