@@ -49,6 +49,7 @@ class Settings:
     apply_timeout: float = 30.0
     metrics_url: str = ""
     health_url: str = ""
+    local_opamp_port: int = 4321
     re_enroll: bool = False
     log_level: str = "INFO"
 
@@ -60,6 +61,8 @@ class Settings:
             raise SettingsError(f"transport must be one of {', '.join(TRANSPORTS)}, not {self.transport!r}")
         if self.heartbeat_interval <= 0 or self.apply_timeout <= 0:
             raise SettingsError("heartbeat_interval and apply_timeout must be positive")
+        if not 0 <= self.local_opamp_port <= 65535:
+            raise SettingsError(f"local_opamp_port must be a TCP port (0 turns it off), not {self.local_opamp_port}")
         self.hostname = self.hostname or socket.gethostname()
         self.name = self.name or self.hostname
         self.portal_url = self.portal_url.rstrip("/")
@@ -116,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--apply-timeout", type=float, help="seconds a new config has to come up healthy")
     p.add_argument("--metrics-url", help="the collector's own metrics endpoint, checked for health")
     p.add_argument("--health-url", help="extension mode: URL whose 200 means the collector is healthy")
+    p.add_argument(
+        "--local-opamp-port",
+        type=int,
+        help="supervisor mode: port of the local OpAMP endpoint for a collector with the opamp extension "
+        "(default 4321, 0: off)",
+    )
     p.add_argument("--re-enroll", action="store_true", default=None, help="forget the identity and enroll again")
     p.add_argument("--log-level", help="DEBUG, INFO (default), WARNING, ERROR")
     return p
@@ -133,6 +142,11 @@ def env_value(environ, name: str):
 def _convert(setting, value):
     if value is None:
         return None
+    if setting.type in (int, "int"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{setting.name} must be a whole number, not {value!r}") from None
     if setting.type in (float, "float"):
         try:
             return float(value)

@@ -74,8 +74,10 @@ class ApplyResult:
 class ConfigManager:
     """The config files of one state directory and the collector that runs them."""
 
-    def __init__(self, state: StateDir, collector, *, base_path="", apply_timeout=30.0, settle=1.0):
+    def __init__(self, state: StateDir, collector, *, base_path="", apply_timeout=30.0, settle=1.0, extend=None):
         self.collector = collector
+        # A function laid over every config before it is written (the local OpAMP extension), or None.
+        self.extend = extend
         self.base_path = base_path
         self.apply_timeout = apply_timeout
         self.settle = settle
@@ -102,11 +104,14 @@ class ConfigManager:
     def desired_text(self, remote: RemoteConfigState) -> str:
         """What should run at start: base + the applied remote config; the last good after a failure."""
         if remote.status in ("applied", "applying") and remote.yaml:
-            return render(merge(self.base(), parse_mapping(remote.yaml, "the remote config")))
+            return self.render(merge(self.base(), parse_mapping(remote.yaml, "the remote config")))
         if remote.status == "failed" and self.running_path.exists():
             return self.running_path.read_text()
         base = self.base()
-        return render(base) if has_pipelines(base) else ""
+        return self.render(base) if has_pipelines(base) else ""
+
+    def render(self, config: dict) -> str:
+        return render(self.extend(config) if self.extend else config)
 
     async def start(self, remote: RemoteConfigState) -> ApplyResult:
         """Start the collector at supervisor start. Nothing to run (no base, no remote config): idle."""
@@ -122,7 +127,7 @@ class ConfigManager:
     async def apply_remote(self, remote_yaml: str) -> ApplyResult:
         """Merge a remote config over the base config and apply it."""
         try:
-            text = render(merge(self.base(), parse_mapping(remote_yaml, "the remote config")))
+            text = self.render(merge(self.base(), parse_mapping(remote_yaml, "the remote config")))
         except ConfigError as error:
             return ApplyResult(False, str(error))
         return await self.apply_text(text)

@@ -16,6 +16,7 @@ from gateway import enroll, report
 from gateway.collector import Collector, Components, is_executable, list_components
 from gateway.configs import ConfigError, ConfigManager
 from gateway.heartbeat import HeartbeatService
+from gateway.local_opamp import LocalOpAMPServer, with_opamp_extension
 from gateway.opamp_client import OpAMPClient
 from gateway.state import RemoteConfigState, StateDir, uid_text
 
@@ -41,6 +42,7 @@ class Supervisor:
         self.client = None
         self.collector = None
         self.configs = None
+        self.local = None  # LocalOpAMPServer, when the collector has the opamp extension
         self.identity = None
         self.metrics_error = None  # None: not checked; "": reachable; text: why not
 
@@ -94,8 +96,13 @@ class Supervisor:
             raise ConfigError(f"no executable collector at {binary!r}: set --collector or FLOWGATE_COLLECTOR")
         self.components = await list_components(binary)
         self.collector = Collector(binary, self.state.collector_dir / "config.yaml", on_change=self._health_changed)
+        extend = await self._start_local_endpoint()
         self.configs = ConfigManager(
-            self.state, self.collector, base_path=self.settings.base_config, apply_timeout=self.settings.apply_timeout
+            self.state,
+            self.collector,
+            base_path=self.settings.base_config,
+            apply_timeout=self.settings.apply_timeout,
+            extend=extend,
         )
         self.configs.base()  # an unreadable base config is the operator's error: stop now, with its message
         self.remote = self.state.load_remote_config()
@@ -110,7 +117,19 @@ class Supervisor:
             task.cancel()
         await self.client.stop(client_task)
         await self.collector.stop()
+        if self.local is not None:
+            await self.local.stop()
         return 0
+
+    async def _start_local_endpoint(self):
+        """Serve the local OpAMP endpoint if the collector can use it; the config extension for it, or None."""
+        port = self.settings.local_opamp_port
+        if not port or "opamp" not in self.components.kinds.get("extensions", {}):
+            return None
+        self.local = LocalOpAMPServer(port, on_change=self._health_changed)
+        await self.local.start()
+        uid = uid_text(self.identity.uid_bytes)
+        return lambda config: with_opamp_extension(config, self.local.port, uid)
 
     def _new_client(self) -> OpAMPClient:
         identity, settings = self.identity, self.settings
@@ -170,6 +189,9 @@ class Supervisor:
                 attributes=attributes,
             )
         }
+        if self.local is not None and self.local.health is not None and collector.running:
+            parts["collector"].component_health_map["reported_by_collector"].CopyFrom(self.local.health)
+            parts["collector"].healthy = parts["collector"].healthy and self.local.health.healthy
         if self.metrics_error is not None:
             parts["metrics"] = report.component_health(
                 healthy=not self.metrics_error,
