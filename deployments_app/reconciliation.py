@@ -37,7 +37,8 @@ def reconcile(*, now=None):
     """The periodic safety net (Celery beat). Returns what it did, as counts.
 
     - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
-      of those whose next tick is overdue (a killed worker, a lost message);
+      of those whose next tick is overdue (a killed worker, a lost message); without a broker
+      there are no chains to restart;
     - re-sends the desired config to connected gateways whose reported hash differs (a push lost
       between commit and send). The OpAMP server never sends the same config twice on one
       connection, so this cannot make an agent apply a config twice.
@@ -50,6 +51,8 @@ def reconcile(*, now=None):
         ticked += 1
         if run.deployment.status != DeploymentStatus.ROLLING_OUT:
             finished += 1
+        elif settings.CELERY_TASK_ALWAYS_EAGER:
+            continue  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)
         elif run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
             tasks.advance_rollout.delay(str(deployment_id))
             restarted += 1

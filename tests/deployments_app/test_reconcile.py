@@ -46,11 +46,22 @@ def test_it_finishes_a_deployment_whose_targets_all_settled(org, alice, new, fle
     assert (summary["ticked"], summary["finished"], summary["restarted"]) == (1, 1, 0)
 
 
-def test_it_restarts_the_ticks_of_a_deployment_whose_next_tick_is_overdue(org, alice, new, fleet, queued, pushed):
+def test_it_restarts_the_ticks_of_a_deployment_whose_next_tick_is_overdue(
+    org, alice, new, fleet, queued, pushed, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a broker and workers
     deployment = tick(deploy(org, alice, new, fleet, strategy=Strategy.ALL_AT_ONCE), 0)
     Deployment.objects.filter(pk=deployment.pk).update(next_tick_at=at(2))  # its worker died at 0
     reconciliation.reconcile(now=at(60))
     assert queued == [str(deployment.pk)]
+
+
+def test_without_a_broker_it_ticks_but_restarts_no_chain(org, alice, new, fleet, queued, pushed, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the embedded defaults: the server's embedded beat ticks
+    deployment = tick(deploy(org, alice, new, fleet, **{"strategy": Strategy.ROLLING, "batch_size": 1}), 0)
+    summary = reconciliation.reconcile(now=at(60))
+    assert (summary["ticked"], summary["restarted"], queued) == (1, 0, [])
+    assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.ROLLING_OUT
 
 
 def test_it_leaves_a_live_tick_chain_alone(org, alice, new, fleet, queued, pushed):
