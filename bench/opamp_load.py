@@ -17,6 +17,7 @@ Loopback only: the URL must point at 127.0.0.1 or localhost. See docs/benchmarks
 import argparse
 import json
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -268,7 +269,7 @@ def _percent(seconds, duration):
 def run(args):
     opamp_agents.raise_fd_limit(256)
     rows, gateway_ids = read_tokens(args.tokens, args.agents)
-    results = {"url": args.url, "processes": args.processes}
+    results = {"url": args.url, "processes": args.processes, "machine": machine()}
     workers = Workers(args.url, rows, args.processes)
     try:
         connected = connect_phase(workers, args, results)
@@ -281,6 +282,22 @@ def run(args):
     finally:
         workers.stop()
     return results
+
+
+def machine() -> str:
+    """The CPU behind the numbers (hosts of the same machine kind differ: docs/benchmarks.md)."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("model name", "bogomips")):
+                    key, _, value = line.partition(":")
+                    model += f"{key.strip()} {value.strip()}, "
+                    if key.strip() == "bogomips":
+                        break
+    except OSError:
+        pass
+    return f"{model}{os.cpu_count()} CPUs"
 
 
 def main(argv=None):

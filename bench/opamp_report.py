@@ -80,6 +80,8 @@ def _report_push(push):
 
 def print_report(results):
     print(f"OpAMP load: {results['url']}, {results['processes']} load generator processes")
+    if results.get("machine"):
+        print(f"machine: {results['machine']}")
     _report_connect(results["connect"])
     if "heartbeat" in results:
         _report_heartbeat(results["heartbeat"])
