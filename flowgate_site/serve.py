@@ -19,6 +19,8 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
 - Without a broker (the embedded defaults) the process also runs the periodic tasks and the
   rollout ticks a Celery worker would (flowgate_site.embedded_beat).
+- `--workers N` starts N such processes on the same ports (flowgate_site.workers; needs
+  REDIS_URL and PostgreSQL).
 """
 
 import logging
@@ -36,7 +38,7 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
-from flowgate_site import direct_write, embedded_beat  # noqa: E402  isort: skip
+from flowgate_site import direct_write, embedded_beat, workers  # noqa: E402  isort: skip
 
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
@@ -200,7 +202,12 @@ class FlowGateCommandLine(CommandLineInterface):
 
 
 def main(argv=None):
-    FlowGateCommandLine().run(sys.argv[1:] if argv is None else argv)
+    argv, count = workers.take_option(sys.argv[1:] if argv is None else argv)
+    if count > 1:
+        sys.exit(workers.run(argv, count))
+    if os.environ.get(workers.REUSE_PORT_VARIABLE):
+        argv = workers.adopt_reused_ports(argv)  # one of the processes started by --workers
+    FlowGateCommandLine().run(argv)
 
 
 if __name__ == "__main__":
