@@ -176,6 +176,14 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             if reply is not None:
                 await self.send_message(reply)
 
+    async def settings_changed(self, heartbeat_interval_seconds: int):
+        """The organization's settings changed (push.notify_settings_changed, via the registry)."""
+        async with self.lock:
+            self.state.heartbeat_interval_seconds = heartbeat_interval_seconds
+            reply, self.session = protocol.push(self.state, self.session)
+            if reply is not None:
+                await self.send_message(reply)
+
     async def restart(self):
         """Send the Restart command if the agent accepts it (push.request_restart, via the registry)."""
         if self.state.instance_uid and messages.can_restart(self.state.capabilities):

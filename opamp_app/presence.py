@@ -46,6 +46,8 @@ SERVERS_GROUP = "opamp.servers"
 # about some gateways (`event`: TOKENS_REVOKED or RESTART).
 CONFIGS_CHANGED = "opamp.configs_changed"
 GATEWAY_EVENT = "opamp.gateway_event"
+# An organization's settings changed (`organization_id`, `heartbeat_interval_seconds`).
+SETTINGS_CHANGED = "opamp.settings_changed"
 TOKENS_REVOKED = "tokens_revoked"
 RESTART = "restart"
 # Connections handed an event per turn of the event loop (Registry._each).
@@ -58,8 +60,8 @@ class Registry:
     """The live agents of this process: open WebSocket consumers and recently polling HTTP agents.
 
     A consumer registered here provides `agent` (services.Agent), `state` (GatewayState),
-    `async config_changed(desired_config, desired_config_hash)`, `async restart()` and
-    `async close(code)`.
+    `async config_changed(desired_config, desired_config_hash)`, `async settings_changed(seconds)`,
+    `async restart()` and `async close(code)`.
     """
 
     def __init__(self):
@@ -145,12 +147,21 @@ class Registry:
                 logger.exception("could not deliver an OpAMP event to the connections of this process")
 
     async def deliver(self, event):
-        """Hand a SERVERS_GROUP message to this process's connections of the gateways it names."""
-        targets = self.connections_of(event.get("gateway_ids", ()))
+        """Hand a SERVERS_GROUP message to this process's connections it concerns.
+
+        Most name gateways; SETTINGS_CHANGED names an organization (all its connections).
+        """
+        kind, started = event.get("type"), time.monotonic()
+        if kind == SETTINGS_CHANGED:
+            targets = self.connections_of_organization(event["organization_id"])
+        else:
+            targets = self.connections_of(event.get("gateway_ids", ()))
         if not targets:
             return
-        kind, started = event.get("type"), time.monotonic()
-        if kind == CONFIGS_CHANGED:
+        if kind == SETTINGS_CHANGED:
+            seconds = event["heartbeat_interval_seconds"]
+            await self._each(targets, lambda consumer: consumer.settings_changed(seconds))
+        elif kind == CONFIGS_CHANGED:
             config, digest = event["desired_config"], event["desired_config_hash"]
             await self._each(targets, lambda consumer: consumer.config_changed(config, digest))
         elif kind == GATEWAY_EVENT and event.get("event") == TOKENS_REVOKED:
@@ -167,6 +178,10 @@ class Registry:
         for hex_id in hex_ids:
             targets.extend(self.by_gateway.get(uuid.UUID(hex_id), ()))
         return targets
+
+    def connections_of_organization(self, hex_id) -> list:
+        organization_id = uuid.UUID(hex_id)
+        return [consumer for consumer in self.consumers() if consumer.agent.gateway.organization_id == organization_id]
 
     @staticmethod
     async def _each(consumers, work):

@@ -19,6 +19,8 @@ channel per connection costs each connection a pending Redis read (docs/benchmar
   close if theirs no longer works.
 - `request_restart(gateway_id)`: the gateway's connected agents that accept it get the
   Restart command.
+- `notify_settings_changed(organization_id, heartbeat_interval_seconds)`: the organization's
+  connected agents are offered the interval (sent after every save of its settings).
 """
 
 import logging
@@ -26,9 +28,10 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from gateways_app.models import Gateway
-from opamp_app.presence import CONFIGS_CHANGED, GATEWAY_EVENT, RESTART, SERVERS_GROUP, TOKENS_REVOKED
+from opamp_app.presence import CONFIGS_CHANGED, GATEWAY_EVENT, RESTART, SERVERS_GROUP, SETTINGS_CHANGED, TOKENS_REVOKED
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +70,33 @@ def notify_tokens_revoked(gateway_id) -> None:
 def request_restart(gateway_id) -> None:
     """Ask the gateway's connected agent to restart (only agents with AcceptsRestartCommand do)."""
     _send(_per_gateways({"type": GATEWAY_EVENT, "event": RESTART}, [gateway_id]))
+
+
+def notify_settings_changed(organization_id, heartbeat_interval_seconds: int) -> None:
+    """Offer an organization's (new) heartbeat interval to its connected agents.
+
+    Connections whose agent already has this interval send nothing (protocol.push()).
+    """
+    event = {
+        "type": SETTINGS_CHANGED,
+        "organization_id": uuid.UUID(str(organization_id)).hex,
+        "heartbeat_interval_seconds": heartbeat_interval_seconds,
+    }
+    _send([event])
+
+
+def on_settings_saved(sender, instance, **kwargs):
+    """post_save receiver of OrgSettings (connected in OpampConfig.ready): after the commit."""
+    organization_id, seconds = instance.organization_id, instance.heartbeat_interval_seconds
+
+    def notify():
+        try:
+            notify_settings_changed(organization_id, seconds)
+        except Exception:
+            # Saved already; agents get the interval when they reconnect.
+            logger.exception("could not offer the new heartbeat interval of organization %s", organization_id)
+
+    transaction.on_commit(notify)
 
 
 def on_tokens_revoked(sender, gateway_id, **kwargs):

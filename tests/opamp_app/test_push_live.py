@@ -12,6 +12,7 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 
 from deployments_app.services import assign_desired_config
+from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
 from gateways_app.services import revoke_opamp_tokens
 from opamp_app import push
@@ -20,7 +21,7 @@ from opamp_app.proto import opamp_pb2
 from opamp_app.tasks import push_desired_config
 from templates_app.services import create_template
 from tests.live import CeleryWorker
-from tests.opamp_app.conftest import WS_CAPS, WsAgent, open_ws
+from tests.opamp_app.conftest import WS_CAPS, WsAgent, make_token, open_ws
 from tests.opamp_app.peer import remote_status
 from tests.opamp_app.test_websocket_live import wait_for_row
 
@@ -112,3 +113,23 @@ def test_a_restart_request_reaches_an_agent_that_accepts_restarts(daphne, token,
     finally:
         agent.close()
     assert command.type == opamp_pb2.CommandType_Restart
+
+
+def test_a_changed_heartbeat_interval_reaches_the_organizations_connected_agents(daphne, ws_agent, org, other_org):
+    stranger = Gateway.objects.create(organization=other_org, name="globex-gw")
+    bystander = WsAgent(open_ws(daphne, make_token(stranger)))
+    try:
+        assert ws_agent.send().connection_settings.opamp.heartbeat_interval_seconds == 30
+        bystander.send()
+        row = get_org_settings(org)
+        row.heartbeat_interval_seconds = 45
+        row.save()  # as the settings page, the API and the admin do
+        offer = ws_agent.receive(timeout=5).connection_settings
+        assert offer.opamp.heartbeat_interval_seconds == 45 and offer.hash
+        row.save()  # saved again, unchanged: nothing more to offer
+        with pytest.raises(TimeoutError):
+            ws_agent.receive(timeout=1.5)
+        with pytest.raises(TimeoutError):
+            bystander.receive(timeout=0.5)  # another organization's agent
+    finally:
+        bystander.close()
