@@ -46,7 +46,7 @@ def parse_args(argv=None):
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of heartbeats (0 = skip)")
     parser.add_argument("--no-push", action="store_true", help="skip the config push phase")
     parser.add_argument("--push-timeout", type=float, default=60.0, help="give up waiting for APPLIED after this")
-    parser.add_argument("--server-pid", type=int, help="pid of the Daphne process, for its memory (VmRSS)")
+    parser.add_argument("--server-pid", type=int, help="pid of the server (and the processes it started): memory, CPU")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if urlparse(args.url).hostname not in LOOPBACK_HOSTS:
@@ -58,22 +58,39 @@ def parse_args(argv=None):
     return args
 
 
+def process_tree(pid):
+    """The process and every process it started, recursively (`--workers` children)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        try:
+            children = Path(f"/proc/{pids[index]}/task/{pids[index]}/children").read_text().split()
+        except OSError:  # ended meanwhile
+            children = []
+        pids.extend(int(child) for child in children)
+        index += 1
+    return pids
+
+
 def server_rss_kib(pid):
-    """VmRSS of the process in KiB (None without a pid)."""
+    """VmRSS in KiB of the server process and the processes it started (None without a pid)."""
     if pid is None:
         return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def server_cpu_seconds(pid):
-    """User + system CPU seconds the process has used so far (None without a pid)."""
+    """User + system CPU seconds the server process and the processes it started have used (None without a pid)."""
     if pid is None:
         return None
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    ticks = 0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / 100  # USER_HZ is 100 on Linux
 
 
