@@ -33,7 +33,6 @@ def nothing_queued(transport) -> bool:
 
 
 def write_now(transport, data) -> None:
-    queue = partial(tcp.Connection.write, transport)
     if (
         not isinstance(data, bytes)
         or transport.TLS
@@ -41,7 +40,7 @@ def write_now(transport, data) -> None:
         or transport.disconnecting
         or not nothing_queued(transport)
     ):
-        queue(data)
+        tcp.Connection.write(transport, data)  # Twisted's own path: queued, sent when writable
         return
     try:
         sent = transport.socket.send(data)
@@ -49,7 +48,7 @@ def write_now(transport, data) -> None:
         sent = 0
     except OSError:
         # Twisted meets the same error when it tries, and closes the connection its way.
-        queue(data)
+        tcp.Connection.write(transport, data)
         return
     if sent < len(data):
-        queue(data[sent:])
+        tcp.Connection.write(transport, data[sent:])

@@ -44,13 +44,12 @@ import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
 
 from twisted.internet import reactor  # noqa: E402  isort: skip  (the reactor daphne.server installed)
+from django.conf import settings  # noqa: E402  isort: skip  (read lazily, once the command line set the module)
 
 logger = logging.getLogger("daphne.server")
 DENIAL_EXTENSION = "websocket.http.response"
 # Seconds between two sweeps of all connections (FlowGateServer.application_checker).
 SWEEP_SECONDS = 5
-# Frames go to the socket at once instead of on the reactor's next turn (flowgate_site.direct_write).
-DIRECT_WRITE = os.environ.get("FLOWGATE_DIRECT_WRITE", "true").lower() not in ("0", "false", "no", "off")
 
 
 def _plain(value, *args, **kwargs):
@@ -73,9 +72,10 @@ class FlowGateWebSocketProtocol(WebSocketProtocol):
     # takes only 1000 and 3000-4999. OpAMP asks for 1009; a revoked token closes with 1008.
     PROTOCOL_CLOSE_CODES = {1001, 1008, 1009, 1011}
     denial = None  # {"status", "headers", "body"} while the application sends its refusal
+    send_at_once = True  # frames to the socket at once (flowgate_site.direct_write); FLOWGATE_DIRECT_WRITE
 
     def connectionMade(self):
-        if DIRECT_WRITE:
+        if self.send_at_once:
             direct_write.install(self.transport)
         super().connectionMade()
 
@@ -127,6 +127,7 @@ class FlowGateServer(Server):
     def configure_websockets(self):
         # Called by run() once the WebSocket factory exists, before the reactor starts.
         self.ws_factory.protocol = FlowGateWebSocketProtocol
+        FlowGateWebSocketProtocol.send_at_once = settings.FLOWGATE_DIRECT_WRITE
         self.ws_factory.setProtocolOptions(failByDrop=False)
         if embedded_beat.wanted():
             reactor.callLater(0, embedded_beat.start)
@@ -195,8 +196,6 @@ class FlowGateCommandLine(CommandLineInterface):
     def __init__(self):
         super().__init__()
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowgate_site.settings")
-        from django.conf import settings
-
         limit = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
         self.parser.set_defaults(websocket_max_message_size=limit, websocket_max_frame_size=limit)
 

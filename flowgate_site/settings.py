@@ -270,6 +270,8 @@ FLOWGATE_OPAMP_FREEZE_GC = env_bool("FLOWGATE_OPAMP_FREEZE_GC", True)
 # between two runs of reconcile_deployments (re-ticks deployments, re-sends drifted configs).
 FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "2"))
 FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
+# `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py).
+FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
 # Without a broker, `python -m flowgate_site.serve` runs the beat schedule and rollout ticks itself.
 FLOWGATE_EMBEDDED_BEAT = env_bool("FLOWGATE_EMBEDDED_BEAT", True)
 

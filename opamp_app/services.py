@@ -200,12 +200,16 @@ def save_result(gateway: Gateway, result: protocol.Result, *, transport: str, fi
     if result.claims_new_uid is not None:
         result = _adopt_instance_uid(gateway, result, transport)
     else:
-        save_changes(gateway.pk, {**result.changes, "transport": transport})
+        _save_with_transport(gateway, result, transport)
     if first_contact:
         audit.record(
             gateway.organization, "gateway.first_connection", gateway, gateway=gateway, changes={"transport": transport}
         )
     return result
+
+
+def _save_with_transport(gateway: Gateway, result: protocol.Result, transport: str) -> None:
+    save_changes(gateway.pk, {**result.changes, "transport": transport})
 
 
 def _adopt_instance_uid(gateway: Gateway, result: protocol.Result, transport: str) -> protocol.Result:
@@ -215,11 +219,11 @@ def _adopt_instance_uid(gateway: Gateway, result: protocol.Result, transport: st
             result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
         try:
             with transaction.atomic():
-                save_changes(gateway.pk, {**result.changes, "transport": transport})
+                _save_with_transport(gateway, result, transport)
         except IntegrityError:
             # Another gateway took the same uid between the check and the write.
             result = protocol.reassign_instance_uid(result, protocol.new_instance_uid())
-            save_changes(gateway.pk, {**result.changes, "transport": transport})
+            _save_with_transport(gateway, result, transport)
         changes = {"instance_uid": str(result.claims_new_uid)}
         if result.claims_new_uid != claimed:
             changes["refused_duplicate"] = str(claimed)

@@ -16,8 +16,6 @@ from templates_app.services import create_template
 from tests.live import free_port, server_env, start, stop_process, wait_for_port
 from tests.opamp_app.conftest import WsAgent, make_token, open_ws
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
-
 AGENTS = 16
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      http: {}\nexporters:\n  debug: {}\n"
 
@@ -56,6 +54,8 @@ def fleet(org):
     return [Gateway.objects.create(organization=org, name=f"w-{index:02d}") for index in range(AGENTS)]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(90)
 def test_two_processes_share_the_port_and_a_push_reaches_agents_on_both(
     django_db_setup, redis_prefix, org, alice, fleet
 ):
