@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, HttpResponseServerError
+from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView, UpdateView
 
-from flowgate_site import audit
+from flowgate_site import audit, errors
 from flowgate_site.filters import AuditLogFilterSet
 from flowgate_site.forms import OrgSettingsForm
 from flowgate_site.models import AuditLog, Membership, OrgSettings
@@ -108,7 +108,11 @@ class AuditLogView(OrgPageMixin, TemplateView):
 
 
 def page_not_found(request, exception=None):
-    return render(request, "404.html", {"reason": _reason(exception)}, status=404)
+    """The product's 404: a message only when raised as PublicNotFound (see flowgate_site.errors)."""
+    reason = errors.public_message(exception)
+    if request.path.startswith(errors.API_PREFIX):
+        return JsonResponse({"detail": reason or errors.PLAIN_NOT_FOUND}, status=404)
+    return render(request, "404.html", {"reason": reason}, status=404)
 
 
 def permission_denied(request, exception=None):
@@ -121,6 +125,7 @@ def server_error(request):
 
 
 def _reason(exception):
-    message = str(exception) if exception is not None else ""
+    args = getattr(exception, "args", ())
+    message = args[0] if args and isinstance(args[0], str) else ""
     # Django's own Http404 messages name models and lookups; show only the ones we wrote for people.
     return message if message and not message.startswith(("No ", "Page not found")) else ""

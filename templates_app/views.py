@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views import View
@@ -19,6 +19,7 @@ from django.views.generic import FormView, TemplateView
 
 from deployments_app import actions
 from deployments_app.models import Deployment
+from flowgate_site.errors import PublicNotFound
 from flowgate_site.pages import OrgPageMixin
 from gateways_app.models import Gateway
 from templates_app import services, validation
@@ -252,7 +253,7 @@ class DiffView(TemplatePageMixin, TemplateView):
         template = self.get_template_object()
         numbers = list(template.versions.order_by("-number").values_list("number", flat=True))
         if not numbers:
-            raise Http404("This template has no version yet.")
+            raise PublicNotFound("This template has no version yet.")
         to_number = _number(self.request.GET.get("to"), numbers[0])
         from_number = _number(self.request.GET.get("from"), numbers[1] if len(numbers) > 1 else numbers[0])
         old, new = self.get_version(from_number), self.get_version(to_number)

@@ -3,13 +3,19 @@
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from flowgate_site import errors
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        # DRF would pass Django's message on ("No Gateway matches the given query."): name nothing.
+        exc = exceptions.NotFound(errors.public_message(exc) or errors.PLAIN_NOT_FOUND)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
         # Django says "__all__" where DRF says "non_field_errors": answer in DRF's terms.
