@@ -211,6 +211,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["flowgate_site.api.permissions.OrgRolePermission"],
+    # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (flowgate_site/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "flowgate_site.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

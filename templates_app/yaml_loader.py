@@ -12,11 +12,18 @@ before building any Python object:
   reference: nothing is ever expanded;
 - duplicate mapping keys (the collector's YAML parser refuses them too; PyYAML would silently keep
   the last one);
-- anything but plain YAML types (SafeLoader: no Python tags).
+- anything but plain YAML types (SafeLoader: no Python tags);
+- values YAML's grammar accepts but Python cannot build: impossible dates and times
+  (2020-13-45, year 0, an offset of 25 hours), integers of more than MAX_INT_DIGITS digits
+  (Python's int-str conversion limit), lone surrogates (in the text or as escapes) and escapes
+  beyond Unicode. They used to escape as ValueError or UnicodeEncodeError (a 500 on every front door).
 
-Errors are ConfigYamlError with a 1-based line and column when known.
+Errors are ConfigYamlError with a 1-based line and column when known. Nothing else escapes
+`load_config_yaml` for any text (tests/templates_app/test_yaml_loader_errors.py fuzzes it).
 """
 
+import math
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -28,6 +35,20 @@ MAX_EXPANDED_NODES = 200_000
 POSITION_DEPTH = 5
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Python refuses to convert longer integers to and from decimal text (sys.get_int_max_str_digits()).
+MAX_INT_DIGITS = 4300
+MAX_INT_BITS = math.ceil(MAX_INT_DIGITS * math.log2(10))
+VALUE_KINDS = {
+    "tag:yaml.org,2002:timestamp": "date or time",
+    "tag:yaml.org,2002:int": "integer",
+    "tag:yaml.org,2002:float": "number",
+    "tag:yaml.org,2002:binary": "base64 value",
+}
+# What PyYAML's constructors raise for a value their regular expressions let through (or that an
+# explicit tag forces on them: `!!timestamp x`, `!!int ''`).
+CONSTRUCTION_ERRORS = (ValueError, OverflowError, TypeError, AttributeError, IndexError, KeyError)
+SURROGATE = re.compile("[\ud800-\udfff]")
+EXCERPT_CHARS = 40
 
 
 class ConfigYamlError(Exception):
@@ -89,6 +110,53 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+    def scan_flow_scalar(self, style):
+        start_mark = self.get_mark()
+        try:
+            return super().scan_flow_scalar(style)
+        except ValueError:
+            # chr() of an escape such as "\U00110000": there is no such character.
+            message = "A quoted string here has an escape beyond Unicode (the last character is U+10FFFF)."
+            raise _error_at("yaml.syntax", message, start_mark) from None
+
+    def construct_object(self, node, deep=False):
+        """Build one node; a value Python cannot represent is a ConfigYamlError at the node."""
+        try:
+            value = super().construct_object(node, deep)
+        except CONSTRUCTION_ERRORS as exc:
+            raise _error_at("yaml.value", _value_problem(node, exc), node.start_mark) from None
+        if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+            raise _error_at("yaml.value", _too_many_digits(node), node.start_mark)
+        if isinstance(value, str) and SURROGATE.search(value):
+            code = ord(SURROGATE.search(value).group())
+            message = f"The string {_excerpt(node)} holds U+{code:04X}, a lone surrogate, which is not a character."
+            raise _error_at("yaml.value", message, node.start_mark)
+        return value
+
+
+def _excerpt(node):
+    """The node's text, short and printable (lone surrogates escaped), for a message."""
+    text = node.value if isinstance(node.value, str) else ""
+    if len(text) > EXCERPT_CHARS:
+        text = text[:EXCERPT_CHARS] + "…"
+    return "'" + text.encode("utf-8", "backslashreplace").decode("utf-8") + "'"
+
+
+def _too_many_digits(node):
+    digits = node.value.replace("_", "").lstrip("+-") if isinstance(node.value, str) else ""
+    if digits.isdigit():
+        return f"This integer has {len(digits)} digits; at most {MAX_INT_DIGITS} are allowed."
+    return f"This integer is too large: written in decimal it would have more than {MAX_INT_DIGITS} digits."
+
+
+def _value_problem(node, exc):
+    if node.tag == "tag:yaml.org,2002:int" and "digits" in str(exc):
+        return _too_many_digits(node)
+    kind = VALUE_KINDS.get(node.tag, "value")
+    if isinstance(exc, (ValueError, OverflowError)):
+        return f"{_excerpt(node)} is not a valid {kind}: {exc}."
+    return f"{_excerpt(node)} is not a valid {kind}."  # the exception names PyYAML's internals
 
 
 def _children(node):
@@ -202,7 +270,8 @@ def check_size(text, max_bytes):
     """Refuse text over `max_bytes` (UTF-8) before anything parses it."""
     if not isinstance(text, str):
         raise ConfigYamlError("yaml.type", "Give the configuration as YAML text.")
-    size = len(text.encode("utf-8"))
+    # surrogatepass: a lone surrogate is not counted as an error here but located by the reader.
+    size = len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ConfigYamlError("yaml.size", f"The configuration is {size} bytes; the limit is {max_bytes} bytes.")
 
@@ -226,6 +295,9 @@ def load_config_yaml(text, *, max_bytes):
             data = None
     except yaml.YAMLError as exc:
         raise _syntax_error(exc, text)
+    except (ValueError, OverflowError, TypeError) as exc:
+        # Anything the rules above did not foresee is still a located error, never a 500.
+        raise _error_at("yaml.syntax", f"This cannot be read as YAML: {exc}", loader.get_mark()) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):

@@ -9,12 +9,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import get_authorization_header
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flowgate_site.api.mixins import StrictFieldsMixin
+from flowgate_site.api.parsers import JSONParser
 from flowgate_site.audit import client_ip
 from flowgate_site.services import get_org_settings
 from gateways_app import services, tokens
