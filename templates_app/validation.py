@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from flowgate_site.roles import Role
 from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway
 from templates_app import collector_check
@@ -35,6 +36,9 @@ from templates_app.models import TemplateType, ValidationState
 from templates_app.yaml_loader import ConfigYamlError, load_config_yaml
 
 MAX_NAMED_GATEWAYS = 10
+# Who may validate a config without saving it (the API's POST /validation and the editor's
+# /templates/validate/ alike): any member, viewers included, since validating writes nothing.
+VALIDATE_ROLE = Role.VIEWER
 # Template types that promise one kind of signal: a config without a pipeline of it gets a warning.
 SIGNAL_TYPES = {TemplateType.TRACES: "traces", TemplateType.METRICS: "metrics", TemplateType.LOGS: "logs"}
 

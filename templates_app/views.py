@@ -279,9 +279,13 @@ def _number(value, default):
 
 
 class ValidateView(OrgPageMixin, View):
-    """POST {"config_yaml", "type"}: the validation result as JSON (the editor's validate-as-you-type)."""
+    """POST {"config_yaml", "type"}: the validation result as JSON (the editor's validate-as-you-type).
+
+    Same role rule as the API's POST /validation (validation.VALIDATE_ROLE): viewers may validate.
+    """
 
     http_method_names = ["post"]
+    write_role = validation.VALIDATE_ROLE
 
     def post(self, request):
         try:

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from flowgate_site.api.mixins import AuditedMixin, OrgScopedMixin
-from flowgate_site.roles import Role
 from templates_app import services, validation
 from templates_app.api.serializers import (
     ConfigTemplateCreateSerializer,
@@ -129,7 +128,7 @@ class TemplateVersionViewSet(
 class ValidationView(APIView):
     """Validate a collector config without saving anything (same rules as saving a version)."""
 
-    write_role = Role.VIEWER  # nothing is written: any member may validate
+    write_role = validation.VALIDATE_ROLE  # nothing is written: any member may validate
 
     @extend_schema(
         request=ValidationSerializer,
