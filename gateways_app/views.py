@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
@@ -202,7 +203,9 @@ class GatewayTokenView(GatewayPageMixin, View):
             return redirect("gateways:detail", pk=gateway.pk)
         row, raw = services.reissue_opamp_token(gateway, request.user)
         context = {"gateway": gateway, "token": row, "raw": raw}
-        return render(request, "gateways_app/token_issued.html", context)
+        response = render(request, "gateways_app/token_issued.html", context)
+        add_never_cache_headers(response)  # the token is shown once: no cache may keep it
+        return response
 
 
 class GatewayRestartView(GatewayPageMixin, View):
@@ -275,7 +278,9 @@ class RegistrationTokenCreateView(OrgPageMixin, FormView):
             return self.form_invalid(form)
         portal_url = settings.FLOWGATE_PUBLIC_URL or self.request.build_absolute_uri("/").rstrip("/")
         context = self.get_context_data(token=row, raw=raw, command=enroll_command(portal_url, raw))
-        return render(self.request, "gateways_app/token_created.html", context)
+        response = render(self.request, "gateways_app/token_created.html", context)
+        add_never_cache_headers(response)  # the token is shown once: no cache may keep it
+        return response
 
 
 class RegistrationTokenRevokeView(OrgPageMixin, View):

@@ -5,6 +5,7 @@ user sessions and API tokens play no part.
 """
 
 from django.conf import settings
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -121,7 +122,9 @@ class EnrollmentView(APIView):
             raise exceptions.AuthenticationFailed(str(error))
         except services.EnrollmentConflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
-        return Response(self._answer(request, result), status=status.HTTP_201_CREATED)
+        response = Response(self._answer(request, result), status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the OpAMP token is shown once: no cache may keep it
+        return response
 
     def _verify(self, raw):
         try:

@@ -1,6 +1,7 @@
 """API of gateways, registration tokens and tags. Gateways themselves come from enrollment."""
 
 from django.db import transaction
+from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -23,6 +24,12 @@ from gateways_app.filters import GatewayFilterSet, TagFilterSet
 from gateways_app.models import Gateway, RegistrationToken, Tag
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+def _secret(response):
+    """An answer that shows a secret once: Cache-Control: no-store, so that no cache keeps it."""
+    add_never_cache_headers(response)
+    return response
 
 
 class GatewayViewSet(
@@ -57,7 +64,7 @@ class GatewayViewSet(
         """Revoke the gateway's OpAMP tokens and issue a new one, shown in this answer only."""
         row, raw = services.reissue_opamp_token(self.get_object(), request.user)
         row.opamp_token = raw
-        return Response(OpAMPTokenIssuedSerializer(row).data)
+        return _secret(Response(OpAMPTokenIssuedSerializer(row).data))
 
     @extend_schema(
         request=None,
@@ -118,7 +125,7 @@ class RegistrationTokenViewSet(
             )
         row.token = raw
         answer = RegistrationTokenCreatedSerializer(row, context=self.get_serializer_context())
-        return Response(answer.data, status=status.HTTP_201_CREATED)
+        return _secret(Response(answer.data, status=status.HTTP_201_CREATED))
 
     @extend_schema(request=None, responses=RegistrationTokenSerializer)
     @action(detail=True, methods=["post"])
