@@ -147,6 +147,15 @@ REPORTED_FIELDS = [
     "created_at",
     "updated_at",
 ]
+# Reported fields that may hold megabytes (a whole config, a health tree of thousands of components, a
+# collector's error): lists neither load nor send them (.defer() and a list serializer); details do.
+HEAVY_REPORTED_FIELDS = [
+    "agent_description",
+    "health",
+    "effective_config",
+    "remote_config_error",
+    "available_components",
+]
 
 
 class RegistrationToken(OrgOwnedModel):

@@ -27,6 +27,7 @@ from gateways_app import services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import (
+    HEAVY_REPORTED_FIELDS,
     Gateway,
     GatewayMode,
     GatewayStatus,
@@ -61,7 +62,7 @@ class GatewayListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = self.scoped(Gateway).defer(*GATEWAY_REPORTS).prefetch_related("tags")
+        rows = self.scoped(Gateway).defer(*GATEWAY_REPORTS, *HEAVY_REPORTED_FIELDS).prefetch_related("tags")
         drift = self.request.GET.get("drift") == "1"
         filterset = GatewayPageFilterSet(self.request.GET or None, queryset=rows, drift=drift)
         if filterset.is_bound and filterset.is_valid():

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from flowgate_site.api.mixins import OrgOwnedSerializer
-from gateways_app.models import REPORTED_FIELDS, Gateway, RegistrationToken, Tag
+from gateways_app.models import HEAVY_REPORTED_FIELDS, REPORTED_FIELDS, Gateway, RegistrationToken, Tag
 from gateways_app.services import parse_tag, resolve_tags
 
 TAGS_HELP = 'Tags as "key=value" strings, e.g. ["env=prod", "region=eu-west-1"]; missing tags are created.'
@@ -100,6 +100,17 @@ class GatewaySerializer(OrgOwnedSerializer):
         if "tags" in validated_data:
             validated_data["tags"] = resolve_tags(instance.organization, validated_data["tags"])
         return super().update(instance, validated_data)
+
+
+class GatewayListSerializer(GatewaySerializer):
+    """A gateway in a list: without what it reported in bulk (HEAVY_REPORTED_FIELDS), which one agent
+    could make megabytes long; GET gateways/{id}/ has them."""
+
+    class Meta(GatewaySerializer.Meta):
+        fields = [name for name in GatewaySerializer.Meta.fields if name not in HEAVY_REPORTED_FIELDS]
+        read_only_fields = [
+            name for name in GatewaySerializer.Meta.read_only_fields if name not in HEAVY_REPORTED_FIELDS
+        ]
 
 
 class RegistrationTokenSerializer(OrgOwnedSerializer):

@@ -13,6 +13,7 @@ from flowgate_site.roles import Role
 from gateways_app import services
 from gateways_app.api.serializers import (
     DetailSerializer,
+    GatewayListSerializer,
     GatewaySerializer,
     OpAMPTokenIssuedSerializer,
     RegistrationTokenCreatedSerializer,
@@ -21,7 +22,7 @@ from gateways_app.api.serializers import (
     TagSerializer,
 )
 from gateways_app.filters import GatewayFilterSet, TagFilterSet
-from gateways_app.models import Gateway, RegistrationToken, Tag
+from gateways_app.models import HEAVY_REPORTED_FIELDS, Gateway, RegistrationToken, Tag
 
 UUID_REGEX = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -50,6 +51,15 @@ class GatewayViewSet(
     lookup_value_regex = UUID_REGEX
     write_role = Role.ADMIN
     audit_name = "gateway"
+
+    def get_queryset(self):
+        rows = super().get_queryset()
+        if self.action == "list":
+            return rows.defer(*HEAVY_REPORTED_FIELDS)  # not even read: one agent may report megabytes
+        return rows
+
+    def get_serializer_class(self):
+        return GatewayListSerializer if self.action == "list" else super().get_serializer_class()
 
     @extend_schema(request=None, responses=RevokedCountSerializer)
     @action(detail=True, methods=["post"], url_path="revoke-token")
