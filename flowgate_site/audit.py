@@ -1,13 +1,15 @@
 """The audit trail: one `record()` call per thing a user or a gateway did."""
 
 from flowgate_site.models import AuditLog
+from flowgate_site.ratelimit import client_address
 
 
 def client_ip(request):
-    """The caller's address. Behind a proxy, set the proxy to overwrite REMOTE_ADDR."""
+    """The caller's address, as the rate limits see it (REMOTE_ADDR, or FLOWGATE_CLIENT_IP_HEADER behind proxies)."""
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    address = client_address(request)
+    return None if address == "unknown" else address
 
 
 def record(org, action, obj=None, *, user=None, gateway=None, changes=None, request=None, ip=None):

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Sign-in lockout (flowgate_site/lockout.py); its attempts are counted in the cache, not in its tables.
+    "axes",
     "flowgate_site",
     "templates_app",
     "gateways_app",
@@ -90,7 +92,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "flowgate_site.outage.DatabaseOutageMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes' backend first: it refuses locked-out sign-ins before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "flowgate_site.urls"
 ASGI_APPLICATION = "flowgate_site.asgi.application"
@@ -226,6 +234,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "flowgate_site.api.exceptions.exception_handler",
+    # Rates: FLOWGATE_API_*_RATE below (flowgate_site/api/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "flowgate_site.api.throttling.AnonThrottle",
+        "flowgate_site.api.throttling.UserThrottle",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -278,6 +291,37 @@ FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "
 FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 # `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py).
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
+# Rate limits and sign-in lockout (docs/security.md "Rate limits and lockout"), counted in the cache across
+# server processes. Rates read "count/period": "60/m", "30/15m", "1000/h"; "off" turns one off.
+# The client a limit counts: REMOTE_ADDR, or behind proxies that append to this header (X-Forwarded-For)
+# the entry FLOWGATE_TRUSTED_PROXY_COUNT places from its right. Leave it empty without a proxy that sets it.
+FLOWGATE_CLIENT_IP_HEADER = env_str("FLOWGATE_CLIENT_IP_HEADER", "")
+FLOWGATE_TRUSTED_PROXY_COUNT = env_int("FLOWGATE_TRUSTED_PROXY_COUNT", 1)
+# Sign-in (/login/, /admin/login/): a username+address pair is locked after this many failures, for the
+# cool-off; an address is locked after FLOWGATE_LOGIN_CLIENT_FAILURE_RATE failures whatever the usernames.
+FLOWGATE_LOGIN_FAILURE_LIMIT = env_int("FLOWGATE_LOGIN_FAILURE_LIMIT", 5)
+FLOWGATE_LOGIN_COOLOFF_SECONDS = env_int("FLOWGATE_LOGIN_COOLOFF_SECONDS", 900)
+FLOWGATE_LOGIN_CLIENT_FAILURE_RATE = env_str("FLOWGATE_LOGIN_CLIENT_FAILURE_RATE", "30/15m")
+# API: requests per signed-in user, per anonymous address; refused API tokens per address.
+FLOWGATE_API_USER_RATE = env_str("FLOWGATE_API_USER_RATE", "1200/m")
+FLOWGATE_API_ANON_RATE = env_str("FLOWGATE_API_ANON_RATE", "60/m")
+FLOWGATE_API_TOKEN_FAILURE_RATE = env_str("FLOWGATE_API_TOKEN_FAILURE_RATE", "20/m")
+# Gateway enrollment (POST /api/v1/gateways/register) per address.
+FLOWGATE_ENROLLMENT_RATE = env_str("FLOWGATE_ENROLLMENT_RATE", "60/m")
+# OpAMP admission per address: WebSocket handshakes, plain-HTTP polls and heartbeats (generous: a fleet behind
+# one NAT reconnects at once after a restart), and refused OpAMP tokens (strict).
+FLOWGATE_OPAMP_CONNECT_RATE = env_str("FLOWGATE_OPAMP_CONNECT_RATE", "6000/m")
+FLOWGATE_OPAMP_AUTH_FAILURE_RATE = env_str("FLOWGATE_OPAMP_AUTH_FAILURE_RATE", "120/m")
+# Retry-After of the API's and pages' 503 when the database is unreachable (docs/security.md "Database outages").
+FLOWGATE_OUTAGE_RETRY_AFTER_SECONDS = env_int("FLOWGATE_OUTAGE_RETRY_AFTER_SECONDS", 30)
+AXES_HANDLER = "flowgate_site.lockout.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = FLOWGATE_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=FLOWGATE_LOGIN_COOLOFF_SECONDS)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "flowgate_site.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "flowgate_site.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False  # attempts live in the cache: axes' admin tables would stay empty
 # Without a broker, `python -m flowgate_site.serve` runs the beat schedule and rollout ticks itself.
 FLOWGATE_EMBEDDED_BEAT = env_bool("FLOWGATE_EMBEDDED_BEAT", True)
 

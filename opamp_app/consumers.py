@@ -24,8 +24,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from flowgate_site.ratelimit import scope_address
 from gateways_app.tokens import TokenError
-from opamp_app import framing, messages, protocol, services, writes
+from opamp_app import admission, framing, messages, protocol, services, writes
 from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
@@ -81,11 +82,21 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self):
+        client = scope_address(self.scope)
+        denial = await admission.admit(client)
+        if denial is not None:
+            await self.deny(denial)
+            return
         try:
             authenticate = database_sync_to_async(services.authenticate, thread_sensitive=False)
             self.agent = await authenticate(scope_token(self.scope))
         except TokenError as error:
+            await admission.note_failure(client)
             await self.refuse(str(error))
+            return
+        except DatabaseError:
+            logger.exception("could not authenticate an OpAMP WebSocket: the database failed")
+            await self.deny(admission.unavailable())
             return
         self.state = services.load_state(self.agent)
         self.session = protocol.Session()
@@ -106,6 +117,12 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         await self.base_send({"type": "websocket.http.response.start", "status": 401, "headers": UNAUTHORIZED_HEADERS})
         body = f"OpAMP token refused: {reason}\n".encode()
         await self.base_send({"type": "websocket.http.response.body", "body": body})
+
+    async def deny(self, denial: admission.Denial):
+        """Refuse the handshake with the denial's status and Retry-After (Daphne's 403 without the extension)."""
+        logger.info("OpAMP WebSocket from %s refused: %s", scope_address(self.scope), denial.text)
+        if not await admission.send_denial(self.base_send, self.scope, denial):
+            await self.close()
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is None:

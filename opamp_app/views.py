@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from flowgate_site.ratelimit import client_address
 from gateways_app.tokens import TokenError
-from opamp_app import compression, framing, messages, protocol, services, writes
+from opamp_app import admission, compression, framing, messages, protocol, services, writes
 from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,13 @@ async def opamp_http(request):
     if Inflight.count >= settings.FLOWGATE_OPAMP_HTTP_MAX_INFLIGHT:
         return shed_load(request)
     with Inflight():
-        raw_token = services.extract_token(request.headers.get("Authorization", ""), request.GET.get("token", ""))
-        try:
-            agent = await database_sync_to_async(services.authenticate, thread_sensitive=False)(raw_token)
-        except TokenError as error:
-            return refused(str(error))
+        client = client_address(request)
+        denial = await admission.admit(client)
+        if denial is not None:
+            return denied(request, denial)
+        agent, refusal = await authenticate(request, client)
+        if refusal is not None:
+            return refusal
         if request.content_type != PROTOBUF:
             return plain(415, f"OpAMP over HTTP needs Content-Type: {PROTOBUF}")
         try:
@@ -64,6 +67,20 @@ async def opamp_http(request):
         except framing.FramingError as error:
             return protobuf(request, messages.bad_request(request_uid(request), str(error)), status=400)
         return await answer(request, agent, message)
+
+
+async def authenticate(request, client):
+    """(Agent, None), or (None, the answer): 401 for a refused token (counted against the client's
+    address), 503 + UNAVAILABLE when the database cannot say (an outage is no reason to refuse a token)."""
+    raw_token = services.extract_token(request.headers.get("Authorization", ""), request.GET.get("token", ""))
+    try:
+        return await database_sync_to_async(services.authenticate, thread_sensitive=False)(raw_token), None
+    except TokenError as error:
+        await admission.note_failure(client)
+        return None, refused(str(error))
+    except DatabaseError:
+        logger.exception("could not authenticate an OpAMP HTTP request: the database failed")
+        return None, unavailable(request, request_uid(request))
 
 
 def read_message(request):
@@ -149,6 +166,12 @@ def unavailable(request, uid):
     retry = settings.FLOWGATE_OPAMP_RETRY_AFTER_SECONDS
     reply = messages.unavailable(uid, retry_after_seconds=retry)
     return protobuf(request, reply, status=503, headers={"Retry-After": str(retry)})
+
+
+def denied(request, denial):
+    """Over the address's admission limits (admission.py): the denial's status, Retry-After and UNAVAILABLE."""
+    reply = messages.unavailable(request_uid(request), retry_after_seconds=denial.retry_after, message=denial.text)
+    return protobuf(request, reply, status=denial.status, headers={"Retry-After": str(denial.retry_after)})
 
 
 def shed_load(request):

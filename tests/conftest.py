@@ -7,9 +7,13 @@
 
 import os
 import time
+import uuid
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 from rest_framework.test import APIClient
 
 from flowgate_site.roles import Role
@@ -54,6 +58,35 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Consumers run inside the test process too: keep gc.freeze() (opamp_app/heap.py) to servers.
     settings.FLOWGATE_OPAMP_FREEZE_GC = False
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(monkeypatch):
+    # Rate-limit counters live in the shared cache (Redis in CI): each test counts from zero, so
+    # the limits stay on in every test without the many requests of a whole run adding up.
+    from flowgate_site import ratelimit
+
+    monkeypatch.setattr(ratelimit, "NAMESPACE", f"ratelimit-test-{uuid.uuid4().hex[:12]}")
+
+
+@contextmanager
+def database_outage():
+    """Every query inside fails as when PostgreSQL cannot be reached."""
+
+    def refuse(*args, **kwargs):
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CursorWrapper, "execute", refuse)
+        patch.setattr(CursorWrapper, "executemany", refuse)
+        yield
+
+
+@pytest.fixture
+def database_down():
+    """The database is unreachable from here on (set up after the test's data fixtures)."""
+    with database_outage():
+        yield
 
 
 @pytest.fixture

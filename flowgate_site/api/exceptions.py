@@ -1,4 +1,4 @@
-"""Turn model-level errors into 4xx answers with a message, never a 500."""
+"""Turn model-level errors into 4xx answers with a message, and database outages into 503, never a 500."""
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from flowgate_site import errors
+from flowgate_site import errors, outage
 
 
 def exception_handler(exc, context):
@@ -28,4 +28,8 @@ def exception_handler(exc, context):
             {"detail": f"This object is in use and cannot be deleted (used by: {', '.join(names)})."},
             status=status.HTTP_409_CONFLICT,
         )
+    if outage.is_outage(exc):
+        # Authentication included: a token lookup the database cannot answer is neither a 500 nor a 401.
+        outage.logger.error("database unavailable in the API", exc_info=exc)
+        return Response({"detail": outage.MESSAGE}, status=503, headers=outage.retry_headers())
     return drf_exception_handler(exc, context)

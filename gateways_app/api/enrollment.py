@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from flowgate_site.api.mixins import StrictFieldsMixin
 from flowgate_site.api.parsers import JSONParser
+from flowgate_site.api.throttling import EnrollmentThrottle
 from flowgate_site.audit import client_ip
 from flowgate_site.services import get_org_settings
 from gateways_app import services, tokens
@@ -83,6 +84,7 @@ def bearer_token(request):
 class EnrollmentView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [EnrollmentThrottle]  # per address (docs/security.md)
     parser_classes = [JSONParser]
 
     def get_authenticate_header(self, request):

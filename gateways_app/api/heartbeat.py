@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from flowgate_site.api.mixins import StrictFieldsMixin
 from flowgate_site.api.parsers import JSONParser
+from flowgate_site.api.throttling import GatewayPollThrottle
 from flowgate_site.services import get_org_settings
 from gateways_app import services, tokens
 from gateways_app.api.enrollment import EnrollmentErrorSerializer, bearer_token
@@ -44,6 +45,7 @@ class HeartbeatResponseSerializer(serializers.Serializer):
 class HeartbeatView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+    throttle_classes = [GatewayPollThrottle]  # per address (docs/security.md)
     parser_classes = [JSONParser]
 
     def get_authenticate_header(self, request):
