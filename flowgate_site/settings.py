@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Near the top: every response gets the Content-Security-Policy, the ones of the middleware below included.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -222,6 +224,24 @@ REST_FRAMEWORK = {
     # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (flowgate_site/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "flowgate_site.api.parsers.JSONParser",
+# Content-Security-Policy on every response (django-csp; docs/security.md). No inline script anywhere: pages,
+# admin and Swagger UI load their scripts from /static/. Style attributes may stay inline (templates size
+# bars with them), <style> elements and stylesheets only from the site; images also as data: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src-elem": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -262,6 +282,8 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+    # No badge image from the public validator (the Content-Security-Policy would refuse it anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 # Largest collector YAML accepted in a template version, in bytes.
 FLOWGATE_MAX_CONFIG_BYTES = env_int("FLOWGATE_MAX_CONFIG_BYTES", 1024 * 1024)
 # The deep check of config validation (docs/deployments.md): a collector binary FlowGate runs as

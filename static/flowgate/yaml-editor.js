@@ -10,12 +10,17 @@
 
   var DEBOUNCE_MS = 400;
 
-  function escapeHtml(text) {
-    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  // Highlighting builds DOM nodes, never HTML strings: the YAML and the validation messages quote
+  // user-supplied text (component ids, names), which must stay text wherever it is shown.
+  function span(cls, text) {
+    var node = document.createElement("span");
+    node.className = cls;
+    node.textContent = text;
+    return node;
   }
 
-  function span(cls, text) {
-    return '<span class="' + cls + '">' + escapeHtml(text) + "</span>";
+  function text(value) {
+    return document.createTextNode(value);
   }
 
   // Where a comment starts (a # at the line start or after a space, outside quotes); -1 if none.
@@ -34,11 +39,12 @@
     return -1;
   }
 
-  function highlightScalar(text) {
-    var trimmed = text.trim();
-    if (!trimmed) { return escapeHtml(text); }
-    var lead = text.slice(0, text.indexOf(trimmed));
-    var tail = text.slice(lead.length + trimmed.length);
+  // The nodes of a scalar (or the rest of a line): surrounding blanks as text, the value in a span.
+  function highlightScalar(value) {
+    var trimmed = value.trim();
+    if (!trimmed) { return [text(value)]; }
+    var lead = value.slice(0, value.indexOf(trimmed));
+    var tail = value.slice(lead.length + trimmed.length);
     var cls = null;
     if (/^(".*"|'.*')$/.test(trimmed)) { cls = "yaml-str"; }
     else if (/^-?(\d+(\.\d+)?([eE][-+]?\d+)?|0x[0-9a-fA-F]+)$/.test(trimmed)) { cls = "yaml-num"; }
@@ -46,27 +52,28 @@
     else if (/^[&*][\w-]+/.test(trimmed)) { cls = "yaml-anchor"; }
     else if (/^[{}\[\]|>]+-?$/.test(trimmed)) { cls = "yaml-punct"; }
     else { cls = "yaml-str"; }
-    return escapeHtml(lead) + span(cls, trimmed) + escapeHtml(tail);
+    return [text(lead), span(cls, trimmed), text(tail)];
   }
 
+  // The nodes of one line: list marker, key, value and comment, each in its span.
   function highlightLine(line) {
     var cut = commentStart(line);
     var code = cut >= 0 ? line.slice(0, cut) : line;
     var comment = cut >= 0 ? line.slice(cut) : "";
-    var html = "";
+    var nodes = [];
     var item = /^(\s*)(- )/.exec(code);
     if (item) {
-      html += escapeHtml(item[1]) + span("yaml-punct", "- ");
+      nodes.push(text(item[1]), span("yaml-punct", "- "));
       code = code.slice(item[0].length);
     }
     var key = /^(\s*)("[^"]*"|'[^']*'|[^\s#'"][^:#]*?)(:)(\s+|$)/.exec(code);
     if (key) {
-      html += escapeHtml(key[1]) + span("yaml-key", key[2]) + span("yaml-punct", ":") + escapeHtml(key[4]);
+      nodes.push(text(key[1]), span("yaml-key", key[2]), span("yaml-punct", ":"), text(key[4]));
       code = code.slice(key[0].length);
     }
-    html += highlightScalar(code);
-    if (comment) { html += span("yaml-comment", comment); }
-    return html;
+    nodes = nodes.concat(highlightScalar(code));
+    if (comment) { nodes.push(span("yaml-comment", comment)); }
+    return nodes;
   }
 
   function csrfToken(form) {
@@ -112,16 +119,27 @@
   Editor.prototype.render = function () {
     var lines = this.textarea.value.split("\n");
     var problems = this.problems;
-    this.pre.innerHTML = lines.map(function (line, index) {
-      var html = highlightLine(line) || " ";
-      return problems[index + 1] ? '<span class="line-error">' + html + "</span>" : html;
-    }).join("\n") + "\n";
-    var numbers = [];
-    for (var i = 1; i <= lines.length; i++) {
-      var mark = problems[i];
-      numbers.push(mark ? '<div class="error-line" title="' + escapeHtml(mark) + '">' + i + "</div>" : "<div>" + i + "</div>");
-    }
-    this.gutter.innerHTML = numbers.join("");
+    var code = document.createDocumentFragment();
+    var numbers = document.createDocumentFragment();
+    lines.forEach(function (line, index) {
+      var nodes = line ? highlightLine(line) : [text(" ")];
+      var holder = code;
+      if (problems[index + 1]) {
+        holder = span("line-error", "");
+        code.appendChild(holder);
+      }
+      nodes.forEach(function (node) { holder.appendChild(node); });
+      code.appendChild(text("\n"));
+      var number = document.createElement("div");
+      number.textContent = String(index + 1);
+      if (problems[index + 1]) {
+        number.className = "error-line";
+        number.setAttribute("title", problems[index + 1]);
+      }
+      numbers.appendChild(number);
+    });
+    this.pre.replaceChildren(code);
+    this.gutter.replaceChildren(numbers);
     // The textarea grows with its text, so the scrolling container moves text and highlight together.
     this.textarea.style.height = "0px";
     this.textarea.style.height = Math.max(this.textarea.scrollHeight, this.area.clientHeight) + "px";
@@ -164,7 +182,7 @@
     var errors = result.errors || [];
     var warnings = result.warnings || [];
     this.problems = {};
-    this.problemList.innerHTML = "";
+    this.problemList.replaceChildren();
     errors.concat(warnings).forEach(function (problem, index) {
       var isWarning = index >= errors.length;
       var where = problem.line ? "line " + problem.line + (problem.column ? ", column " + problem.column : "") : "";
