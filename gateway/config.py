@@ -125,7 +125,13 @@ def parser() -> argparse.ArgumentParser:
         help="supervisor mode: port of the local OpAMP endpoint for a collector with the opamp extension "
         "(default 4321, 0: off)",
     )
-    p.add_argument("--re-enroll", action="store_true", default=None, help="forget the identity and enroll again")
+    p.add_argument(
+        "--re-enroll",
+        action="store_true",
+        default=None,
+        help="forget the identity and enroll again (taking over a gateway of the same name in the portal needs a "
+        "registration token that allows re-enrollment)",
+    )
     p.add_argument("--log-level", help="DEBUG, INFO (default), WARNING, ERROR")
     return p
 

@@ -120,7 +120,7 @@ class RegistrationTokenAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedA
     write_role = Role.ADMIN
     audit_name = "registration_token"
     form = RegistrationTokenForm
-    list_display = ["name", "organization", "state", "uses", "max_uses", "expires_at", "created_by"]
+    list_display = ["name", "organization", "state", "uses", "max_uses", "allow_re_enroll", "expires_at", "created_by"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name"]
     filter_horizontal = ["tags"]
@@ -133,11 +133,21 @@ class RegistrationTokenAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedA
         if obj is None:
             return []
         # The JWT already carries its expiry and audience: they cannot change after signing.
-        return ["organization", "jti", "uses", "expires_at", "revoked_at", "created_by", "created_at"]
+        # allow_re_enroll too: a token's power to take over gateways is chosen once, when it is created.
+        return [
+            "organization",
+            "jti",
+            "uses",
+            "expires_at",
+            "revoked_at",
+            "created_by",
+            "created_at",
+            "allow_re_enroll",
+        ]
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["organization", "name", "max_uses", "expires_at", "tags"]
+            return ["organization", "name", "max_uses", "expires_at", "tags", "allow_re_enroll"]
         return ["organization", "name", "max_uses", "tags", *self.get_readonly_fields(request, obj)]
 
     def save_model(self, request, obj, form, change):

@@ -46,7 +46,7 @@ class RegistrationTokenForm(SameOrgTagsMixin, forms.ModelForm):
 
     class Meta:
         model = RegistrationToken
-        fields = ["organization", "name", "max_uses", "expires_at", "tags"]
+        fields = ["organization", "name", "max_uses", "expires_at", "tags", "allow_re_enroll"]
 
     def clean_expires_at(self):
         value = self.cleaned_data["expires_at"]

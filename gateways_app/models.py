@@ -173,6 +173,14 @@ class RegistrationToken(OrgOwnedModel):
     uses = models.PositiveIntegerField(default=0, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="+", help_text="Given to gateways it enrolls.")
+    allow_re_enroll = models.BooleanField(
+        "allow re-enrollment",
+        default=False,
+        help_text=(
+            "Lets a gateway enroll under the name or instance_uid of an existing gateway of the organization "
+            "and take over its identity (its OpAMP tokens are revoked): for a gateway that lost its state."
+        ),
+    )
 
     objects = OrgQuerySet.as_manager()
 

@@ -85,13 +85,13 @@ def save_new_registration_token(row, *, created_by, ttl=None, tags=(), now=None)
     row.created_by = created_by
     row.save()
     row.tags.set(tags)
-    audit.record(
-        org,
-        "registration_token.created",
-        row,
-        user=created_by,
-        changes={"max_uses": row.max_uses, "expires_at": row.expires_at.isoformat(), "tags": sorted(map(str, tags))},
-    )
+    changes = {
+        "max_uses": row.max_uses,
+        "expires_at": row.expires_at.isoformat(),
+        "tags": sorted(map(str, tags)),
+        "allow_re_enroll": row.allow_re_enroll,
+    }
+    audit.record(org, "registration_token.created", row, user=created_by, changes=changes)
     return tokens.encode(
         audience=tokens.AUD_REGISTRATION,
         subject=row.pk,
@@ -103,9 +103,12 @@ def save_new_registration_token(row, *, created_by, ttl=None, tags=(), now=None)
 
 
 @transaction.atomic
-def create_registration_token(org, *, name, created_by, ttl=None, max_uses=1, tags=(), now=None):
-    """Create a registration token; returns (RegistrationToken, jwt). The JWT is shown once, never stored."""
-    row = RegistrationToken(organization=org, name=name, max_uses=max_uses)
+def create_registration_token(org, *, name, created_by, ttl=None, max_uses=1, tags=(), allow_re_enroll=False, now=None):
+    """Create a registration token; returns (RegistrationToken, jwt). The JWT is shown once, never stored.
+
+    `allow_re_enroll`: gateways enrolling with it may take over an existing gateway's identity (see enroll()).
+    """
+    row = RegistrationToken(organization=org, name=name, max_uses=max_uses, allow_re_enroll=allow_re_enroll)
     raw = save_new_registration_token(row, created_by=created_by, ttl=ttl, tags=tags, now=now)
     return row, raw
 
@@ -230,7 +233,9 @@ def enroll(
 
     Creates the gateway in the token's organization, or re-enrolls the gateway of that
     organization with the same name or the same instance_uid (its old OpAMP tokens are
-    revoked, its tags kept and added to). `tags` are "key=value" strings; the token's own
+    revoked, its tags kept and added to). Re-enrolling takes over the gateway's identity, so it
+    needs a token created with `allow_re_enroll` (else EnrollmentConflict), except for a retry of
+    an enrollment whose answer was lost (see `_may_re_enroll`). `tags` are "key=value" strings; the token's own
     tags are added. Without `instance_uid`, a re-enrolled gateway's uid is cleared: the
     OpAMP server records the one the agent presents on its first connection.
     `agent_type`/`agent_version`, when given, are recorded until the agent reports its own.
@@ -247,6 +252,9 @@ def enroll(
         org = token.organization
         gateway = _find_existing(org, name, instance_uid)
         re_enrolled = gateway is not None
+        previous = _identity_of(gateway) if re_enrolled else None
+        if re_enrolled and not _may_re_enroll(token, gateway, name, instance_uid):
+            raise EnrollmentConflict(RE_ENROLL_REFUSED.format(name=gateway.name))
         gateway = gateway or Gateway(organization=org)
         _apply_enrollment(
             gateway,
@@ -263,8 +271,41 @@ def enroll(
         opamp_token, opamp_jwt = _issue(gateway, now)
         action = "gateway.re_enrolled" if re_enrolled else "gateway.enrolled"
         changes = {"registration_token": str(token.pk), "hostname": hostname, "mode": mode}
+        if re_enrolled:
+            changes["previous"] = previous
         audit.record(org, action, gateway, gateway=gateway, ip=ip, changes=changes)
     return Enrollment(gateway, opamp_token, opamp_jwt, re_enrolled)
+
+
+RE_ENROLL_REFUSED = (
+    "A gateway named {name!r} (or with this instance_uid) is already enrolled in this organization. "
+    "To enroll under its identity (a gateway that lost its state), use a registration token that "
+    "allows re-enrollment; otherwise choose another name."
+)
+
+
+def _may_re_enroll(token, gateway, name, instance_uid):
+    """Whether this enrollment may take over `gateway`'s identity.
+
+    Only with a token that allows re-enrollment, or when it repeats the enrollment that created a
+    gateway which never connected (same name and instance_uid, never seen): the supervisor retries with the
+    same body when the first answer was lost, and nothing could have been taken over yet.
+    """
+    if token.allow_re_enroll:
+        return True
+    same_body = gateway.name == name and instance_uid is not None and gateway.instance_uid == instance_uid
+    return same_body and gateway.last_seen is None
+
+
+def _identity_of(gateway):
+    """What the audit entry of a re-enrollment records about the gateway before it."""
+    return {
+        "name": gateway.name,
+        "instance_uid": gateway.instance_uid.hex if gateway.instance_uid else None,
+        "hostname": gateway.hostname,
+        "status": gateway.status,
+        "last_seen": gateway.last_seen.isoformat() if gateway.last_seen else None,
+    }
 
 
 def _find_existing(org, name, instance_uid):

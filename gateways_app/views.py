@@ -273,6 +273,7 @@ class RegistrationTokenCreateView(OrgPageMixin, FormView):
                 ttl=ttl,
                 max_uses=data["max_uses"],
                 tags=list(data.get("tags") or []),
+                allow_re_enroll=data.get("allow_re_enroll", False),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -141,6 +141,7 @@ class RegistrationTokenSerializer(OrgOwnedSerializer):
             "created_at",
             "created_by",
             "tags",
+            "allow_re_enroll",
             "ttl_seconds",
         ]
         read_only_fields = ["uses", "expires_at", "revoked_at", "created_at"]

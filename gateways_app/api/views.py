@@ -132,6 +132,7 @@ class RegistrationTokenViewSet(
                 ttl=data.get("ttl_seconds"),
                 max_uses=data.get("max_uses", 1),
                 tags=data.get("tags", []),
+                allow_re_enroll=data.get("allow_re_enroll", False),
             )
         row.token = raw
         answer = RegistrationTokenCreatedSerializer(row, context=self.get_serializer_context())

@@ -153,7 +153,7 @@ def test_it_accepts_a_uuid_text_instance_uid(enroll_client, registration):
 
 def test_re_enrolling_by_name_reuses_the_gateway_and_revokes_its_old_token(enroll_client, org, alice, gateway):
     old, old_raw = services.issue_opamp_token(gateway)
-    _, raw = services.create_registration_token(org, name="again", created_by=alice)
+    _, raw = services.create_registration_token(org, name="again", created_by=alice, allow_re_enroll=True)
     r = enroll_client(raw, {"name": "gw-1", "hostname": "new-host"})
     assert r.status_code == 201
     assert r.json()["gateway_id"] == str(gateway.pk)
@@ -166,7 +166,7 @@ def test_re_enrolling_by_name_reuses_the_gateway_and_revokes_its_old_token(enrol
 def test_re_enrolling_by_instance_uid_renames_the_gateway(enroll_client, org, alice, gateway):
     gateway.instance_uid = UID
     gateway.save()
-    _, raw = services.create_registration_token(org, name="again", created_by=alice)
+    _, raw = services.create_registration_token(org, name="again", created_by=alice, allow_re_enroll=True)
     r = enroll_client(raw, {"name": "renamed", "instance_uid": UID})
     assert r.json()["gateway_id"] == str(gateway.pk)
     gateway.refresh_from_db()
@@ -176,7 +176,7 @@ def test_re_enrolling_by_instance_uid_renames_the_gateway(enroll_client, org, al
 
 def test_re_enrolling_keeps_existing_tags(enroll_client, org, alice, gateway):
     gateway.tags.add(Tag.objects.create(organization=org, key="team", value="core"))
-    _, raw = services.create_registration_token(org, name="again", created_by=alice)
+    _, raw = services.create_registration_token(org, name="again", created_by=alice, allow_re_enroll=True)
     enroll_client(raw, {"name": "gw-1", "tags": ["env=prod"]})
     assert sorted(map(str, gateway.tags.all())) == ["env=prod", "team=core"]
 

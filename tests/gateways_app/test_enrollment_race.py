@@ -57,5 +57,5 @@ def test_racing_enrollments_of_one_name_end_with_one_gateway(org, alice):
     answers = race(raw, ["same-name"] * 10)
     assert {code for code, _ in answers} <= {201, 409}
     assert Gateway.objects.filter(name="same-name").count() == 1
-    # Each success re-enrolled the previous one: only the last OpAMP token is live.
+    # The first wins; the others find its name taken (409: the token does not allow re-enrollment).
     assert OpAMPToken.objects.filter(revoked_at__isnull=True).count() == 1

@@ -15,8 +15,13 @@ class Command(BaseCommand):
         parser.add_argument("--ttl", type=int, default=None, help="Lifetime in seconds (default: the org's setting).")
         parser.add_argument("--uses", type=int, default=1, help="How many gateways may enroll with it (default 1).")
         parser.add_argument("--name", default="created with manage.py", help="A name to recognise the token by.")
+        parser.add_argument(
+            "--allow-re-enroll",
+            action="store_true",
+            help="Let gateways take over the identity of an existing gateway with the same name (lost state).",
+        )
 
-    def handle(self, *args, org_slug, ttl, uses, name, **options):
+    def handle(self, *args, org_slug, ttl, uses, name, allow_re_enroll, **options):
         org = Organization.objects.filter(slug=org_slug).first()
         if org is None:
             raise CommandError(f"No organization with slug {org_slug!r}.")
@@ -25,7 +30,9 @@ class Command(BaseCommand):
         if uses < 1:
             raise CommandError("--uses must be at least 1.")
         try:
-            _, raw = create_registration_token(org, name=name[:100], created_by=None, ttl=ttl, max_uses=uses)
+            _, raw = create_registration_token(
+                org, name=name[:100], created_by=None, ttl=ttl, max_uses=uses, allow_re_enroll=allow_re_enroll
+            )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages))
         self.stdout.write(raw)
