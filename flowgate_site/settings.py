@@ -214,16 +214,6 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # these paths must not be redirected to HTTPS by Django itself.
 SECURE_REDIRECT_EXEMPT = [r"^v1/opamp", r"^api/v1/opamp/", r"^api/v1/gateways/"]
 X_FRAME_OPTIONS = "DENY"
-
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "flowgate_site.api.authentication.ApiTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["flowgate_site.api.permissions.OrgRolePermission"],
-    # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (flowgate_site/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": [
-        "flowgate_site.api.parsers.JSONParser",
 # Content-Security-Policy on every response (django-csp; docs/security.md). No inline script anywhere: pages,
 # admin and Swagger UI load their scripts from /static/. Style attributes may stay inline (templates size
 # bars with them), <style> elements and stylesheets only from the site; images also as data: URLs.
@@ -242,6 +232,16 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "flowgate_site.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["flowgate_site.api.permissions.OrgRolePermission"],
+    # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (flowgate_site/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "flowgate_site.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's files come from the sidecar package: the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge image from the public validator (the Content-Security-Policy would refuse it anyway).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     # Choice sets used by several serializers get one name each in the schema.
     "ENUM_NAME_OVERRIDES": {
@@ -282,8 +284,6 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-    # No badge image from the public validator (the Content-Security-Policy would refuse it anyway).
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 # Largest collector YAML accepted in a template version, in bytes.
 FLOWGATE_MAX_CONFIG_BYTES = env_int("FLOWGATE_MAX_CONFIG_BYTES", 1024 * 1024)
 # The deep check of config validation (docs/deployments.md): a collector binary FlowGate runs as
