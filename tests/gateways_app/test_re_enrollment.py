@@ -121,3 +121,10 @@ def test_a_retry_under_another_name_is_not_a_retry(enroll_client, org):
     _, raw = token(org, max_uses=2)
     assert enroll_client(raw, {"name": "gw-new", "instance_uid": UID}).status_code == 201
     assert enroll_client(raw, {"name": "renamed", "instance_uid": UID}).status_code == 409
+
+
+def test_the_token_list_marks_tokens_that_re_enroll(alice, org):
+    token(org, allow_re_enroll=True)
+    client = Client()
+    client.force_login(alice)
+    assert b"re-enrolls" in client.get(reverse("gateways:tokens")).content
