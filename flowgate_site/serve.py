@@ -21,6 +21,10 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   rollout ticks a Celery worker would (flowgate_site.embedded_beat).
 - `--workers N` starts N such processes on the same ports (flowgate_site.workers; needs
   REDIS_URL and PostgreSQL).
+- Request bodies over their path's limit (FLOWGATE_REQUEST_BODY_LIMITS) are answered 413 while
+  they arrive, before the application or authentication reads them, and a connection whose
+  request line and headers are not complete within FLOWGATE_HTTP_HEADER_TIMEOUT_SECONDS is
+  answered 408 and closed (flowgate_site.http_channel; stock Daphne holds both indefinitely).
 """
 
 import logging
@@ -38,7 +42,8 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
-from flowgate_site import direct_write, embedded_beat, workers  # noqa: E402  isort: skip
+from flowgate_site import direct_write, embedded_beat, http_channel, workers  # noqa: E402  isort: skip
+from flowgate_site.body_limits import BodyLimits  # noqa: E402  isort: skip
 
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
@@ -126,6 +131,7 @@ class FlowGateServer(Server):
 
     def configure_websockets(self):
         # Called by run() once the WebSocket factory exists, before the reactor starts.
+        self.configure_http()
         self.ws_factory.protocol = FlowGateWebSocketProtocol
         FlowGateWebSocketProtocol.send_at_once = settings.FLOWGATE_DIRECT_WRITE
         self.ws_factory.setProtocolOptions(failByDrop=False)
@@ -133,6 +139,11 @@ class FlowGateServer(Server):
             reactor.callLater(0, embedded_beat.start)
         if self.then_ready:
             self.then_ready()
+
+    def configure_http(self):
+        """HTTP connections get the body limits and the header timeout (flowgate_site.http_channel)."""
+        limits = BodyLimits.from_settings()
+        http_channel.install(self.http_factory, limits, settings.FLOWGATE_HTTP_HEADER_TIMEOUT_SECONDS)
 
     def log_action(self, protocol, action, details):
         # The access log records the request URI, query string included: hide OpAMP tokens.

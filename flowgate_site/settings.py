@@ -170,6 +170,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_KEY_PREFIX}-tasks"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+# Broker outages (docs/security.md): kombu's Redis transport with a channel that closes cleanly when Redis is
+# gone (flowgate_site/broker.py); without it a worker holding an unacknowledged message died on reconnect.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "flowgate_site.broker:Transport"
+# Reconnect for ever, at start too (Redis may come up after the worker): up to 30 s between attempts.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A task that cannot be acknowledged on a lost connection is cancelled and runs again from the queue
+# (Celery 6's default; every task here is idempotent).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -296,6 +306,16 @@ FLOWGATE_OPAMP_PATH = "/v1/opamp"
 # OpAMP transports (docs/opamp.md). Largest AgentToServer/ServerToAgent message, WebSocket or HTTP body
 # (after gzip decompression); `python -m flowgate_site.serve` gives Daphne the same WebSocket limit.
 FLOWGATE_OPAMP_MAX_MESSAGE_BYTES = env_int("FLOWGATE_OPAMP_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)
+# What one OpAMP report may carry (docs/security.md "OpAMP report bounds"): over a count, BAD_REQUEST naming it;
+# an effective config over its size is stored cut, with a comment saying so.
+FLOWGATE_OPAMP_MAX_HEALTH_COMPONENTS = env_int("FLOWGATE_OPAMP_MAX_HEALTH_COMPONENTS", 2000)
+FLOWGATE_OPAMP_MAX_HEALTH_DEPTH = env_int("FLOWGATE_OPAMP_MAX_HEALTH_DEPTH", 8)
+FLOWGATE_OPAMP_MAX_ATTRIBUTES = env_int("FLOWGATE_OPAMP_MAX_ATTRIBUTES", 100)
+FLOWGATE_OPAMP_MAX_AVAILABLE_COMPONENTS = env_int("FLOWGATE_OPAMP_MAX_AVAILABLE_COMPONENTS", 2000)
+FLOWGATE_OPAMP_MAX_MESSAGES = env_int("FLOWGATE_OPAMP_MAX_MESSAGES", 20000)
+FLOWGATE_OPAMP_MAX_EFFECTIVE_CONFIG_BYTES = env_int("FLOWGATE_OPAMP_MAX_EFFECTIVE_CONFIG_BYTES", 1024 * 1024)
+# OpAMP messages of at least this many bytes are checked, parsed and processed in a worker thread.
+FLOWGATE_OPAMP_THREAD_BYTES = env_int("FLOWGATE_OPAMP_THREAD_BYTES", 16 * 1024)
 # Plain-HTTP requests handled at once per server process; more are answered 503 + Retry-After.
 FLOWGATE_OPAMP_HTTP_MAX_INFLIGHT = env_int("FLOWGATE_OPAMP_HTTP_MAX_INFLIGHT", 256)
 FLOWGATE_OPAMP_RETRY_AFTER_SECONDS = env_int("FLOWGATE_OPAMP_RETRY_AFTER_SECONDS", 30)
@@ -313,6 +333,24 @@ FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "
 FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 # `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py).
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
+# Request bodies, refused with 413 by `python -m flowgate_site.serve` while they arrive, before the
+# application reads them (flowgate_site/body_limits.py, docs/security.md "Request body limits"):
+# "path-prefix=bytes" items, the longest matching prefix wins; any other path gets the default, which
+# stays above Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) so that Django's own messages answer below it.
+FLOWGATE_REQUEST_BODY_DEFAULT_BYTES = env_int("FLOWGATE_REQUEST_BODY_DEFAULT_BYTES", 4 * 1024 * 1024)
+FLOWGATE_REQUEST_BODY_LIMITS = env_list(
+    "FLOWGATE_REQUEST_BODY_LIMITS",
+    [
+        f"{FLOWGATE_OPAMP_PATH}={FLOWGATE_OPAMP_MAX_MESSAGE_BYTES}",
+        f"/api/v1/opamp{FLOWGATE_OPAMP_PATH}={FLOWGATE_OPAMP_MAX_MESSAGE_BYTES}",
+        "/login/=65536",
+        "/admin/login/=65536",
+        "/api/v1/gateways/register=65536",
+    ],
+)
+# Seconds a connection has to send a complete request line and headers (the WebSocket upgrade's too),
+# counted from its opening or from the first byte of its next request (docs/security.md "Slow clients").
+FLOWGATE_HTTP_HEADER_TIMEOUT_SECONDS = float(env_str("FLOWGATE_HTTP_HEADER_TIMEOUT_SECONDS", "15"))
 # Rate limits and sign-in lockout (docs/security.md "Rate limits and lockout"), counted in the cache across
 # server processes. Rates read "count/period": "60/m", "30/15m", "1000/h"; "off" turns one off.
 # The client a limit counts: REMOTE_ADDR, or behind proxies that append to this header (X-Forwarded-For)
