@@ -159,3 +159,48 @@ def test_validation_answers_every_yamlish_text_with_messages(text):
         # Every message can be stored (JSON, UTF-8) and rendered.
         message.message.encode("utf-8")
         message.path.encode("utf-8")
+
+
+# Collector-shaped documents whose keys and values are odd (numbers, dates, nulls, bytes, lists as
+# ids): the structure and component checks behind the loader answer them with messages too.
+ODD = st.sampled_from(
+    [
+        "otlp",
+        "debug/2",
+        "1",
+        "2020-01-01",
+        "~",
+        "yes",
+        "[]",
+        "{}",
+        "!!binary aGk=",
+        "'q'",
+        '"\\ud83d\\ude00"',
+        "",
+        ".inf",
+    ]
+)
+SECTIONS = st.sampled_from(["receivers", "processors", "exporters", "connectors", "extensions", "1", "~"])
+
+
+@st.composite
+def collector_shaped(draw):
+    lines = []
+    for _ in range(draw(st.integers(1, 4))):
+        lines.append(f"{draw(SECTIONS)}:")
+        lines += [f"  {draw(ODD)}: {draw(ODD)}" for _ in range(draw(st.integers(0, 3)))]
+    lines.append("service:")
+    lines.append(f"  {draw(st.sampled_from(['pipelines', 'extensions', 'telemetry', '1']))}:")
+    for _ in range(draw(st.integers(0, 3))):
+        lines.append(f"    {draw(ODD)}:")
+        roles = st.sampled_from(["receivers", "processors", "exporters", "1", "~"])
+        lines += [f"      {draw(roles)}: {draw(ODD)}" for _ in range(draw(st.integers(0, 3)))]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collector_shaped())
+def test_validation_answers_odd_collector_shaped_documents_with_messages(text):
+    result = validate_config(text)
+    for message in result.errors + result.warnings:
+        message.message.encode("utf-8")
