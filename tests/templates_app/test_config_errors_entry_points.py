@@ -160,3 +160,10 @@ def test_enrollment_refuses_a_lone_surrogate_in_its_body(client, org):
     )
     assert response.status_code == 400
     assert "lone surrogate" in response.json()["detail"]
+
+
+def test_a_json_body_nested_too_deeply_is_a_400(api_client, org):
+    body = "[" * 100_000 + "]" * 100_000  # Python's JSON decoder gives up with a RecursionError
+    response = api_client.post("/api/v1/validation", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
