@@ -1,32 +1,66 @@
-"""Admin for the tenancy core: organizations, members, settings, audit log, API tokens."""
+"""Admin for the tenancy core: organizations, members, settings, audit log, API tokens, people.
+
+Members are managed here only (the API and pages show them read-only). Admins manage members up
+to admin; only owners grant, change or remove the owner role (roles.may_assign).
+"""
 
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
-from flowgate_site.admin_mixins import OrgScopedAdminMixin
+from flowgate_site.admin_mixins import OrgScopedAdminMixin, SuperuserOnlyAdminMixin
+from flowgate_site.forms import MembershipForm
 from flowgate_site.models import ApiToken, AuditLog, Membership, Organization, OrgSettings
-from flowgate_site.roles import Role, has_role
+from flowgate_site.roles import Role, has_role, may_assign
 from flowgate_site.services import create_organization
 
 
-def visible_users(user):
-    """Users an org admin may pick: members of their own organizations (superusers: everyone).
+def visible_users(user, min_role=None):
+    """Users someone may pick: members of their organizations where they have `min_role` (superusers: everyone).
 
     Org admins never browse the whole user table: that would leak other tenants' people.
     """
     users = get_user_model().objects.order_by("username")
     if user.is_superuser:
         return users
-    return users.filter(memberships__organization__in=Organization.objects.for_user(user)).distinct()
+    orgs = Organization.objects.for_user(user, min_role=min_role)
+    return users.filter(memberships__organization__in=orgs).distinct()
+
+
+def for_actor(form_class, user):
+    """`form_class` (MembershipForm or its formset) bound to the person saving it."""
+    return type(form_class.__name__, (form_class,), {"actor": user})
+
+
+class MembershipInlineFormSet(BaseInlineFormSet):
+    """Removing an owner from the organization page is an owner's decision too."""
+
+    actor = None
+
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            org = form.instance.organization
+            if form.instance.pk and not may_assign(org.role_of(self.actor), form.instance.role):
+                raise ValidationError(f"Only an owner of {org} may remove an owner.")
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
+    formset = MembershipInlineFormSet
     extra = 0
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = for_actor(self.form, request.user)
+        return for_actor(super().get_formset(request, obj, **kwargs), request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
-            kwargs["queryset"] = visible_users(request.user)
+            kwargs["queryset"] = visible_users(request.user, min_role=Role.ADMIN)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_change_permission(self, request, obj=None):
@@ -81,12 +115,21 @@ class MembershipAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]
+    form = MembershipForm
     write_role = Role.ADMIN
+
+    def get_form(self, request, obj=None, **kwargs):
+        return for_actor(super().get_form(request, obj, **kwargs), request.user)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
-            kwargs["queryset"] = visible_users(request.user)
+            kwargs["queryset"] = visible_users(request.user, min_role=self.write_role)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # An owner's membership is read-only to admins: only an owner changes or removes it.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_assign(obj.organization.role_of(request.user), obj.role))
 
 
 @admin.register(OrgSettings)
@@ -125,15 +168,28 @@ class AuditLogAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):
     """Superusers can see and delete (revoke) API tokens; creating one is `manage.py createapitoken`."""
 
     list_display = ["prefix", "user", "name", "created_at", "expires_at", "last_used_at"]
     search_fields = ["user__username", "prefix", "name"]
     readonly_fields = ["user", "name", "prefix", "digest", "created_at", "expires_at", "last_used_at"]
 
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
     def has_add_permission(self, request):
         return False
+
+
+# People and groups belong to no organization: only superusers manage them. Django's own admins,
+# with its model permissions, would show every tenant's people to a staff user given them.
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserAdmin(SuperuserOnlyAdminMixin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(SuperuserOnlyAdminMixin, auth_admin.GroupAdmin):
+    pass

@@ -23,3 +23,14 @@ def roles_at_least(role):
 def has_role(role, needed):
     """True when `role` (possibly None) ranks at least `needed`."""
     return role is not None and RANK[role] >= RANK[needed]
+
+
+def may_assign(actor_role, role):
+    """True when someone with `actor_role` may give `role` to a member, or change or remove a member who has it.
+
+    Admins manage members up to admin; only owners make (or unmake) owners, so that no admin can
+    promote themselves, or anyone, above their own role.
+    """
+    if role == Role.OWNER:
+        return actor_role == Role.OWNER
+    return has_role(actor_role, Role.ADMIN)

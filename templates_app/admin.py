@@ -159,11 +159,6 @@ class TemplateVersionAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.view_fields if obj is not None else []
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "template":
-            kwargs["queryset"] = ConfigTemplate.objects.for_user(request.user, min_role=self.write_role)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     # Versions are immutable: nobody changes them, superusers included. Deleting the
     # template is how versions go away.
     def has_change_permission(self, request, obj=None):
