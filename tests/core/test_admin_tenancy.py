@@ -455,3 +455,36 @@ class TestOwnerRole:
         assert login(alice).post(f"{MEMBERSHIPS}{membership.pk}/change/", body).status_code == 302
         membership.refresh_from_db()
         assert membership.role == Role.OWNER
+
+
+# --- The last check of every admin save, whatever the form offered.
+
+
+@pytest.fixture
+def unnarrowed_choices(monkeypatch):
+    """Admin forms offering every row, as the admin did before: only the save-time check stands."""
+    from flowgate_site.admin_mixins import OrgScopedAdminMixin
+
+    def every_row(self, db_field, request, queryset=None):
+        return queryset if queryset is not None else db_field.related_model._default_manager.all()
+
+    monkeypatch.setattr(OrgScopedAdminMixin, "writable_choices", every_row)
+
+
+def test_a_save_into_an_org_where_the_role_is_viewer_is_refused(client, alice, theirs, unnarrowed_choices):
+    join(theirs[Organization], alice, "viewer")
+    template = theirs[ConfigTemplate]
+    body = {"template": str(template.pk), "config_yaml": CONFIG + "# v2\n", "change_summary": ""}
+    response = client.post(admin_url(TemplateVersion, "add"), body)
+    assert response.status_code == 403
+    assert template.versions.count() == 1
+
+
+def test_a_save_naming_another_orgs_row_is_refused(alice, ours, theirs):
+    from django.core.exceptions import PermissionDenied
+
+    from flowgate_site.admin_mixins import check_write
+
+    join(theirs[Organization], alice, "editor")  # may write in both organizations, but not mix them
+    with pytest.raises(PermissionDenied, match="belongs to another organization"):
+        check_write(alice, ours[Gateway], {"name": "gw", "tags": [theirs[Tag]]}, Role.EDITOR)
