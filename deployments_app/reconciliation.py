@@ -5,6 +5,7 @@
   pushes again the desired config of connected gateways that report another hash.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from gateways_app.models import Gateway, GatewayStatus
 from opamp_app.proto import opamp_pb2
 from opamp_app.push import notify_config_changed
 
+logger = logging.getLogger(__name__)
 ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
 
 
@@ -34,7 +36,10 @@ def claim_next_tick(deployment_id, *, now=None):
 
 
 def reconcile(*, now=None):
-    """The periodic safety net (Celery beat). Returns what it did, as counts.
+    """The periodic safety net (Celery beat). Returns what it did, as counts (`failed`: deployments that raised).
+
+    Each deployment is reconciled on its own: one that raises is logged and counted, and the
+    others (of every organization) are still ticked.
 
     - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
       of those whose next tick is overdue (a killed worker, a lost message); without a broker
@@ -44,19 +49,37 @@ def reconcile(*, now=None):
       connection, so this cannot make an agent apply a config twice.
     """
     now = now or timezone.now()
-    stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
-    ticked = restarted = finished = 0
+    counts = {"ticked": 0, "restarted": 0, "finished": 0, "failed": 0}
     for deployment_id in Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True):
-        run = rollout.advance(deployment_id, now=now)
-        ticked += 1
-        if run.deployment.status != DeploymentStatus.ROLLING_OUT:
-            finished += 1
-        elif settings.CELERY_TASK_ALWAYS_EAGER:
-            continue  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)
-        elif run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
-            tasks.advance_rollout.delay(str(deployment_id))
-            restarted += 1
-    return {"ticked": ticked, "restarted": restarted, "finished": finished, "resent": resend_drifted_configs()}
+        try:
+            outcome = reconcile_one(deployment_id, now)
+        except Exception:
+            # One deployment that cannot be ticked must not stop the others (of every organization).
+            logger.exception("could not reconcile deployment %s; the others go on", deployment_id)
+            counts["failed"] += 1
+            continue
+        counts["ticked"] += 1
+        if outcome:
+            counts[outcome] += 1
+    if counts["failed"]:
+        logger.error(
+            "%d deployment(s) could not be reconciled (errors above); they are tried again next run", counts["failed"]
+        )
+    return {**counts, "resent": resend_drifted_configs()}
+
+
+def reconcile_one(deployment_id, now):
+    """Tick one rolling-out deployment, restart its tick chain if lost: "finished", "restarted" or None."""
+    run = rollout.advance(deployment_id, now=now)
+    if run.deployment.status != DeploymentStatus.ROLLING_OUT:
+        return "finished"
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)
+    stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
+    if run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
+        tasks.advance_rollout.delay(str(deployment_id))
+        return "restarted"
+    return None
 
 
 def resend_drifted_configs():

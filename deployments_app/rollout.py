@@ -4,6 +4,7 @@ A deployment (Deployment.status) moves like this (docs/deployments.md has the wh
 
     rolling_out --every batch passed its gate, every target settled--> succeeded
     rolling_out --failures past the threshold, or every canary failed--> failed
+    rolling_out --every target (or every canary) deleted with its gateway--> failed
     failed --auto_rollback--> rolled_back
     (operator actions, deployments_app/actions.py: pause, resume, cancel, roll back now)
 
@@ -149,13 +150,31 @@ def advance(deployment_id, *, now=None):
         if run.deployment.status != DeploymentStatus.ROLLING_OUT:
             return run
         observe(run)
-        reason = stop_reason(run)
-        if reason:
+        gone = vanished_reason(run)
+        if gone:
+            # Nothing it sent is left to roll back: it ends failed, with the reason in its timeline.
+            finish(run, DeploymentStatus.FAILED, EventKind.STOPPED, f"Stopped: {gone}")
+        elif reason := stop_reason(run):
             stop(run, reason)
         else:
             progress(run)
         run.save()
     return run
+
+
+def vanished_reason(run):
+    """Why the deployment cannot go on because targets it waits for were deleted with their gateways, or None.
+
+    Without this a deployment with no target left would never finish (and crash every tick
+    looking for its last batch), and a canary batch with no target left would wait for ever.
+    """
+    deployment = run.deployment
+    if not run.targets:
+        return "All targets were deleted (their gateways no longer exist)."
+    canary_gate = deployment.strategy == Strategy.CANARY and deployment.current_batch == 0
+    if canary_gate and deployment.gate_passed_at is None and not run.batch(0):
+        return "Every canary target was deleted (their gateways no longer exist)."
+    return None
 
 
 def observe(run):

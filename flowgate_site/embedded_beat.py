@@ -53,7 +53,10 @@ def tick_rollouts() -> int:
     rolling_out = Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True)
     ids = [str(pk) for pk in rolling_out]
     for deployment_id in ids:
-        advance_rollout.apply((deployment_id,))
+        try:
+            advance_rollout.apply((deployment_id,))
+        except Exception:  # one deployment that cannot be ticked must not stop the others
+            logger.exception("embedded beat: could not tick deployment %s", deployment_id)
     return len(ids)
 
 
