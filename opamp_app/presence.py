@@ -22,6 +22,7 @@ needs no background task.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -52,8 +53,12 @@ TOKENS_REVOKED = "tokens_revoked"
 RESTART = "restart"
 # Connections handed an event per turn of the event loop (Registry._each).
 FANOUT_SLICE = 1000
-# Group memberships expire in channels-redis (a day by default); the listener renews its own.
-RENEW_SECONDS = 3600
+# The listener joins SERVERS_GROUP again every JOIN_SECONDS: memberships live in Redis, and a Redis
+# restart loses them, sometimes without an error here (redis-py reconnects by itself between two reads).
+# This also renews the membership long before channels-redis expires it (a day by default).
+JOIN_SECONDS = 15
+# After a channel-layer error: wait this long, then join again and go on receiving.
+RETRY_SECONDS = 1
 
 
 class Registry:
@@ -121,6 +126,11 @@ class Registry:
                 logger.exception("OpAMP presence loop failed; retrying")
 
     async def _listen(self):
+        """Receive SERVERS_GROUP messages for this process, for as long as it runs.
+
+        A failed receive (Redis restarted or unreachable) is retried every RETRY_SECONDS, and the
+        membership is renewed at once (_stay_joined): a restarted Redis knows no group members.
+        """
         layer = get_channel_layer()
         if layer is None:
             return
@@ -128,23 +138,55 @@ class Registry:
         # Redis key, popped by whichever local receive() holds the lock. Another prefix would wait
         # behind the consumers' blocking pops (seconds).
         channel = await layer.new_channel()
-        renew_at = 0
+        rejoin = asyncio.Event()
+        await self._join(layer, channel)
+        keeper = asyncio.get_running_loop().create_task(self._stay_joined(layer, channel, rejoin), name="opamp-join")
+        failing = False
+        try:
+            while True:
+                try:
+                    event = await layer.receive(channel)
+                except Exception:
+                    if not failing:
+                        logger.exception("OpAMP server listener failed; retrying every %s s", RETRY_SECONDS)
+                    failing = True
+                    rejoin.set()
+                    await asyncio.sleep(RETRY_SECONDS)
+                    continue
+                if failing:
+                    logger.info("OpAMP server listener receives again")
+                    failing = False
+                try:
+                    await self.deliver(event)
+                except Exception:
+                    logger.exception("could not deliver an OpAMP event to the connections of this process")
+        finally:
+            keeper.cancel()
+
+    @staticmethod
+    async def _join(layer, channel):
+        """Add the listener's channel to SERVERS_GROUP, retrying every RETRY_SECONDS until it works."""
+        failing = False
         while True:
             try:
-                if time.monotonic() >= renew_at:
-                    await layer.group_add(SERVERS_GROUP, channel)
-                    renew_at = time.monotonic() + RENEW_SECONDS
-                event = await asyncio.wait_for(layer.receive(channel), timeout=RENEW_SECONDS)
-            except TimeoutError:
+                await layer.group_add(SERVERS_GROUP, channel)
+            except Exception as error:
+                if not failing:
+                    logger.warning("could not join %s (%r); retrying every %s s", SERVERS_GROUP, error, RETRY_SECONDS)
+                failing = True
+                await asyncio.sleep(RETRY_SECONDS)
                 continue
-            except Exception:
-                logger.exception("OpAMP server listener failed; retrying")
-                await asyncio.sleep(1)
-                continue
-            try:
-                await self.deliver(event)
-            except Exception:
-                logger.exception("could not deliver an OpAMP event to the connections of this process")
+            if failing:
+                logger.info("joined %s again", SERVERS_GROUP)
+            return
+
+    async def _stay_joined(self, layer, channel, rejoin):
+        """Join SERVERS_GROUP again every JOIN_SECONDS, and at once when the listener saw an error."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rejoin.wait(), timeout=JOIN_SECONDS)
+            rejoin.clear()
+            await self._join(layer, channel)
 
     async def deliver(self, event):
         """Hand a SERVERS_GROUP message to this process's connections it concerns.

@@ -157,12 +157,17 @@ class Daphne:
 
 
 class CeleryWorker:
-    """A Celery worker (solo pool) consuming `queue` through the Redis broker of this run."""
+    """A Celery worker (solo pool) consuming `queue` through the Redis broker of this run (or `broker`).
 
-    def __init__(self, queue, **env):
+    With `beat_schedule` (a file path) it also runs beat, as `make worker` and the compose file do.
+    """
+
+    def __init__(self, queue, broker=None, beat_schedule=None, **env):
         self.queue = queue
-        env = server_env(CELERY_BROKER_URL=redis_url(), CELERY_TASK_ALWAYS_EAGER="false", **env)
+        env = server_env(CELERY_BROKER_URL=broker or redis_url(), CELERY_TASK_ALWAYS_EAGER="false", **env)
         command = ["celery", "-A", "flowgate_site", "worker", "--pool", "solo", "-Q", queue, "--loglevel", "INFO"]
+        if beat_schedule:
+            command += ["--beat", "-s", str(beat_schedule)]
         self.process, self.output = start(command, env)
         try:
             self.output.wait_for(" ready.", self.process)
