@@ -291,6 +291,7 @@ SPECTACULAR_SETTINGS = {
         "StrategyEnum": "flowgate_site.models.Strategy",
         "DeploymentStatusEnum": "deployments_app.models.DeploymentStatus",
         "TargetStatusEnum": "deployments_app.models.TargetStatus",
+        "GatewayStatusEnum": "gateways_app.models.GatewayStatus",
     },
 }
 
@@ -382,6 +383,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "flowgate_site.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "flowgate_site.lockout.lockout_response"
 AXES_ENABLE_ADMIN = False  # attempts live in the cache: axes' admin tables would stay empty
+AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
 # Without a broker, `python -m flowgate_site.serve` runs the beat schedule and rollout ticks itself.
 FLOWGATE_EMBEDDED_BEAT = env_bool("FLOWGATE_EMBEDDED_BEAT", True)
 

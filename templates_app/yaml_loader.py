@@ -227,7 +227,7 @@ def _check_duplicate_keys(node):
         if key in seen:
             first = seen[key]
             where = f"line {first.line + 1}, column {first.column + 1}"
-            message = f"Duplicate key '{key_node.value}' (first defined at {where})."
+            message = f"Duplicate key {_excerpt(key_node)} (first defined at {where})."
             raise _error_at("yaml.duplicate_key", message, key_node.start_mark)
         seen[key] = key_node.start_mark
 
