@@ -11,13 +11,8 @@ WORKDIR /app
 COPY requirements.txt /app/requirements.txt
 RUN pip install --no-cache-dir -r /app/requirements.txt
 
-COPY manage.py /app/manage.py
-COPY flowgate_site /app/flowgate_site
-COPY templates_app /app/templates_app
-COPY gateways_app /app/gateways_app
-COPY opamp_app /app/opamp_app
-COPY deployments_app /app/deployments_app
-COPY static /app/static
+# The whole tree, so a new app needs no line here; /.dockerignore keeps out local state, secrets, tests and docs.
+COPY . /app
 
 RUN useradd --system --home /var/lib/flowgate flowgate \
     && mkdir -p /var/lib/flowgate \
