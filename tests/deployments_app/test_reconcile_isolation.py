@@ -6,6 +6,7 @@ import pytest
 
 from deployments_app import reconciliation, rollout, tasks
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
+from flowgate_site import embedded_beat
 from flowgate_site.models import Strategy
 from gateways_app.models import Gateway
 from tests.deployments_app.conftest import make_version
@@ -84,3 +85,16 @@ def test_a_deployment_whose_reconcile_fails_does_not_stop_another_orgs(orphan, g
     assert set(globex_deployment.targets.values_list("status", flat=True)) == {"sent"}
     assert Deployment.objects.get(pk=orphan.pk).status == DeploymentStatus.ROLLING_OUT
     assert str(orphan.pk) in caplog.text and "simulated" in caplog.text
+
+
+def test_the_embedded_beat_ticks_the_other_deployments_when_one_fails(orphan, globex_deployment, monkeypatch):
+    apply = tasks.advance_rollout.apply
+
+    def broken_for_globex(args):
+        if args[0] == str(globex_deployment.pk):  # the newest: ticked first
+            raise RuntimeError("simulated: this deployment cannot be ticked")
+        return apply(args)
+
+    monkeypatch.setattr(tasks.advance_rollout, "apply", broken_for_globex)
+    assert embedded_beat.tick_rollouts() == 2
+    assert Deployment.objects.get(pk=orphan.pk).status == DeploymentStatus.FAILED
