@@ -12,12 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import closing
+import uuid
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
+from django.test.utils import override_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +31,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def unavailable(message):
+    """A test that cannot run on this machine: skipped locally, failed when CI=true (CI never skips)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def test_database_url():
     """The URL of the database this test run uses (the test database pytest-django created)."""
     if connection.vendor != "postgresql":
-        message = "live-server tests need PostgreSQL (set DATABASE_URL)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("live-server tests need PostgreSQL (set DATABASE_URL)")
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
@@ -44,11 +51,21 @@ def redis_url():
     """REDIS_URL of this run; skips the test without one, or fails it when CI=true."""
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        message = "this test needs Redis to connect processes (set REDIS_URL)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("this test needs Redis to connect processes (set REDIS_URL)")
     return url
+
+
+@contextmanager
+def redis_key_prefix(label):
+    """A Redis key prefix of one test module's own (broker queue, channel layer, cache of the servers it
+    starts), so parallel runs never mix; its keys are deleted afterwards."""
+    url = redis_url()
+    prefix = f"flowgate-{label}-{uuid.uuid4().hex[:12]}"
+    with override_settings(REDIS_KEY_PREFIX=prefix):
+        yield prefix
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
 
 
 def server_env(**extra):

@@ -22,7 +22,7 @@ from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import issue_opamp_token
 from templates_app.models import ConfigTemplate, TemplateVersion
 from tests.deployments_app.agents import Fleet
-from tests.live import CeleryWorker, Daphne, free_port, wait_for_port
+from tests.live import CeleryWorker, Daphne, free_port, unavailable, wait_for_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -53,7 +53,7 @@ class PrivateRedis:
     def __init__(self):
         self.binary = shutil.which("redis-server")
         if self.binary is None:
-            pytest.skip("redis-server is not installed")
+            unavailable("redis-server is not installed")
         self.port = free_port()
         self.process = None
         self.start()

@@ -8,12 +8,9 @@ them the tests skip locally and fail when CI=true (tests/live.py).
 import json
 import time
 import urllib.request
-import uuid
 from datetime import timedelta
 
 import pytest
-import redis
-from django.test.utils import override_settings
 
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
 from flowgate_site.services import create_api_token
@@ -21,7 +18,7 @@ from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import issue_opamp_token
 from templates_app.models import ConfigTemplate, TemplateVersion
 from tests.deployments_app.agents import Fleet
-from tests.live import CeleryWorker, Daphne, free_port, redis_url, server_env, start, stop_process
+from tests.live import CeleryWorker, Daphne, free_port, redis_key_prefix, redis_url, server_env, start, stop_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -52,13 +49,8 @@ TIMINGS = {}  # scenario -> seconds, printed at the end of the module (pytest -s
 @pytest.fixture(scope="module")
 def redis_prefix():
     """Redis keys of this module only (broker queue, channel layer): parallel runs never mix."""
-    url = redis_url()
-    prefix = f"flowgate-roll-{uuid.uuid4().hex[:12]}"
-    with override_settings(REDIS_KEY_PREFIX=prefix):
+    with redis_key_prefix("roll") as prefix:
         yield prefix
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}*"):
-        client.delete(key)
     print("\nlive rollout timings (s):", json.dumps(TIMINGS))
 
 

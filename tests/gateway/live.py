@@ -11,15 +11,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import redis
-from django.test.utils import override_settings
 
 from flowgate_site.services import create_api_token
-from tests.live import ROOT, CeleryWorker, Daphne, Output, free_port, redis_url
+from tests.live import ROOT, CeleryWorker, Daphne, Output, free_port, redis_key_prefix
 
 WAIT = 40  # seconds for anything the gateway does
 
@@ -79,13 +76,8 @@ def redis_prefix():
     Only the server processes use Redis: this process changes state through the portal's API, so
     its own Celery and channel-layer configuration stay untouched (other modules rely on them).
     """
-    url = redis_url()
-    prefix = f"flowgate-gw-{uuid.uuid4().hex[:12]}"
-    with override_settings(REDIS_KEY_PREFIX=prefix):
+    with redis_key_prefix("gw") as prefix:
         yield prefix
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}*"):
-        client.delete(key)
 
 
 class PortalApi:

@@ -1,5 +1,8 @@
 """Fixtures of the page tests: signed-in browsers (Django's test Client) and a small fleet in acme."""
 
+import os
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -7,6 +10,7 @@ from deployments_app.services import create_deployment
 from gateways_app.models import Gateway, GatewayStatus, Tag
 from gateways_app.services import create_registration_token
 from templates_app.services import create_template, create_version
+from tests import live
 
 CONFIG_V1 = """receivers:
   otlp:
@@ -84,3 +88,35 @@ def acme_fleet(org, alice):
 @pytest.fixture
 def globex_fleet(other_org, charlie):
     return make_fleet(other_org, charlie, prefix="globex")
+
+
+# The browser tests (test_browser*.py) drive Debian's headless Chromium through Playwright.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def need_chromium():
+    if not Path(CHROMIUM).exists():
+        live.unavailable(f"browser tests need Debian's chromium at {CHROMIUM} (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]

@@ -11,12 +11,9 @@ the screenshots go to a temporary folder, so a CI run never changes the working 
 import os
 import re
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
-from django.test.utils import override_settings
 
 from deployments_app.models import Deployment
 from flowgate_site.roles import Role
@@ -29,6 +26,7 @@ from tests import live
 from tests.conftest import make_user
 from tests.deployments_app.agents import Fleet
 from tests.live import CeleryWorker, Daphne, free_port, redis_url
+from tests.pages.conftest import need_chromium
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import pages_data  # noqa: E402
@@ -40,17 +38,6 @@ pytestmark = [
     pytest.mark.timeout(240),
 ]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PASSWORD = "s3cret-pass-123"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VALID = """receivers:
@@ -72,14 +59,6 @@ service:
 INVALID = VALID.replace("  batch: {}", "  batch: {timeout: 5s")
 
 
-def need_chromium():
-    if not Path(CHROMIUM).exists():
-        message = f"browser tests need Debian's chromium at {CHROMIUM} (.ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(autouse=True)
 def fast_password_hashing():
     """Passwords hashed as in production: the server processes check them with the default hashers."""
@@ -87,13 +66,8 @@ def fast_password_hashing():
 
 @pytest.fixture(scope="module")
 def redis_prefix():
-    url = redis_url()
-    prefix = f"flowgate-pages-{uuid.uuid4().hex[:12]}"
-    with override_settings(REDIS_KEY_PREFIX=prefix):
+    with live.redis_key_prefix("pages") as prefix:
         yield prefix
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}*"):
-        client.delete(key)
 
 
 class Beat:
@@ -123,19 +97,6 @@ def server(django_db_setup, redis_prefix, tmp_path_factory):
     beat.stop()
     worker.stop()
     daphne.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ list's actions; FlowGate's admin forms have no date widget). Only Daphne is star
 nothing on these pages waits for a task.
 """
 
-import os
-import uuid
-
 import pytest
-import redis
-from django.test.utils import override_settings
 
 from flowgate_site.roles import Role
 from flowgate_site.services import create_organization, set_membership
@@ -25,9 +20,9 @@ from gateways_app.models import Tag
 from templates_app.services import create_template, create_version
 from tests import live
 from tests.conftest import make_user
-from tests.live import Daphne, free_port, redis_url
-from tests.pages.conftest import make_fleet
-from tests.pages.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, VALID, need_chromium
+from tests.live import Daphne, free_port
+from tests.pages.conftest import make_fleet, need_chromium
+from tests.pages.test_browser import PASSWORD, VALID
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -67,13 +62,8 @@ def fast_password_hashing():
 
 @pytest.fixture(scope="module")
 def redis_prefix():
-    url = redis_url()
-    prefix = f"flowgate-escaping-{uuid.uuid4().hex[:12]}"
-    with override_settings(REDIS_KEY_PREFIX=prefix):
+    with live.redis_key_prefix("escaping") as prefix:
         yield prefix
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{prefix}*"):
-        client.delete(key)
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +73,6 @@ def server(django_db_setup, redis_prefix):
     daphne = Daphne([free_port()])
     yield daphne
     daphne.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
