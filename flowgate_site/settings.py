@@ -397,10 +397,6 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Defaults for newly created organizations (each org can change its own).
-FLOWGATE_DEFAULT_OPAMP_TOKEN_LIFETIME = timedelta(days=365)
-FLOWGATE_DEFAULT_REGISTRATION_TOKEN_LIFETIME = timedelta(hours=24)
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

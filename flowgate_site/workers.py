@@ -1,7 +1,7 @@
 """`python -m flowgate_site.serve --workers N …`: N Daphne processes on the same ports.
 
-One Python process passes 15,000–20,000 OpAMP WebSocket messages per second of CPU
-(docs/benchmarks.md); with more cores, more processes carry more agents. The parent starts N
+One Python process uses one core at most (docs/benchmarks.md says how many OpAMP messages a
+second that is); with more cores, more processes carry more agents. The parent starts N
 children of `flowgate_site.serve` with the same arguments. Each child binds every
 `-e tcp:port=P:interface=I` endpoint itself with SO_REUSEPORT and hands the socket to Daphne
 (its `fd:fileno=` endpoint), so the kernel spreads new connections evenly over the processes

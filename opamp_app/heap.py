@@ -2,9 +2,9 @@
 
 Each WebSocket holds a few hundred container objects (Twisted transport, Autobahn protocol,
 Daphne's and Channels' state, the consumer) for hours. The cyclic garbage collector rescans
-the objects of its older generations in full: with 1,000 connections a full collection
-stalled the event loop for up to 250 ms, with 5,000 for a second — every agent's reply waits
-(docs/benchmarks.md). `gc.freeze()` moves every object alive at that moment into a permanent
+the objects of its older generations in full: a full collection holds the event loop for a
+time that grows with the number of connections, and every agent's reply waits (measured in
+docs/benchmarks.md). `gc.freeze()` moves every object alive at that moment into a permanent
 generation that collections skip.
 
 The server process freezes once when its first connection arrives (Django, the application

@@ -163,7 +163,7 @@ def updated(value, **fields):
     """A copy of `value` (a dataclass of this module) with `fields` set, for every message.
 
     dataclasses.replace() without its second run of __init__ and __post_init__: a third of its
-    cost (0.6 instead of 1.9 µs for a GatewayState). The only __post_init__ here turns a
+    cost (measured in docs/benchmarks.md). The only __post_init__ here turns a
     uuid.UUID instance_uid into bytes; callers pass bytes (apply_changes() converts).
     """
     copy = object.__new__(type(value))

@@ -1,10 +1,12 @@
 """Services of the OpAMP server: the database side of both transports.
 
-Everything here is synchronous ORM code; the transports (consumers.py, views.py) call it through
-`database_sync_to_async`, never on the event loop. The rule that keeps per-message cost flat:
-a connection authenticates once (one query), keeps the gateway's state in memory, and writes
-only when protocol.process() reports a change (`needs_write`). last_seen alone is not such a
-change: presence.py writes it for all live gateways of a process in one statement.
+Everything here is synchronous ORM code; its callers (the transports consumers.py and views.py,
+the group commit writes.py, presence.py) call it through `database_sync_to_async`, never on the
+event loop. The rule that keeps per-message cost flat: a WebSocket connection authenticates once
+(one query; a plain-HTTP request once per request), keeps the gateway's state in memory, and
+writes only when protocol.process() reports a change (`needs_write`) or the agent's transport
+changed; writes.py gathers those of many agents into one save_many(). last_seen alone is not such
+a change: presence.py writes it for all live gateways of a process in one statement.
 """
 
 import json
@@ -28,7 +30,8 @@ from opamp_app import protocol
 
 logger = logging.getLogger(__name__)
 
-# HTTP agents are offline once they missed this many heartbeats.
+# A gateway not heard from for this many heartbeat intervals is offline: a plain-HTTP agent that stopped
+# polling, or a WebSocket agent whose server process ended without marking it offline.
 STALE_HEARTBEATS = 3
 
 
@@ -86,7 +89,7 @@ def needs_write(result: protocol.Result) -> bool:
 def save_changes(gateway_id, changes: dict) -> None:
     """Write protocol changes to the Gateway row: one UPDATE, and none when there is nothing to write.
 
-    The single place where per-message state reaches the database.
+    With save_many() (the group commit's batches), the only way per-message state reaches the database.
     """
     if changes:
         Gateway.objects.filter(pk=gateway_id).update(**changes)

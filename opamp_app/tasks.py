@@ -1,14 +1,8 @@
-"""Celery tasks of the OpAMP server. They take ids and call a service or push helper."""
+"""Celery tasks of the OpAMP server. They call a service."""
 
 from celery import shared_task
 
-from opamp_app import push, services
-
-
-@shared_task
-def push_desired_config(gateway_ids):
-    """Send the current desired config of these gateways (ids as strings) to their open connections."""
-    return push.notify_config_changed(gateway_ids)
+from opamp_app import services
 
 
 @shared_task

@@ -1,7 +1,8 @@
-"""Changes made in another process reach the connected agent: deployments, Celery tasks, revocations.
+"""Changes made in another process reach the connected agent: deployments, revocations, restarts, settings.
 
-The test process, the live server and the Celery worker are separate processes that meet in
-PostgreSQL and Redis (channel layer and broker), as in production.
+The test process and the live server are separate processes that meet in PostgreSQL and Redis (the
+channel layer), as in production. Pushes from the Celery worker's rollout ticks: tests/deployments_app/
+test_rollout_live.py.
 """
 
 import time
@@ -18,9 +19,7 @@ from gateways_app.services import revoke_opamp_tokens
 from opamp_app import push
 from opamp_app.convert import config_hash
 from opamp_app.proto import opamp_pb2
-from opamp_app.tasks import push_desired_config
 from templates_app.services import create_template
-from tests.live import CeleryWorker
 from tests.opamp_app.conftest import WS_CAPS, WsAgent, make_token, open_ws
 from tests.opamp_app.peer import remote_status
 from tests.opamp_app.test_websocket_live import wait_for_row
@@ -29,13 +28,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
 
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      grpc: {}\nexporters:\n  debug: {}\n"
 APPLIED = opamp_pb2.RemoteConfigStatuses_APPLIED
-
-
-@pytest.fixture
-def worker(redis_prefix):
-    celery = CeleryWorker(f"{redis_prefix}-tasks")
-    yield celery
-    celery.stop()
 
 
 def deploy(org, alice, gateway, config=CONFIG):
@@ -55,15 +47,6 @@ def test_a_deployment_pushes_the_config_to_the_connected_agent_which_reports_it_
     row = Gateway.objects.get(pk=gateway.pk)
     assert (row.remote_config_status, row.remote_config_hash) == ("applied", config_hash(CONFIG))
     assert not row.has_config_drift()
-
-
-def test_a_config_set_from_a_celery_worker_reaches_the_connected_agent(ws_agent, worker, gateway):
-    ws_agent.send()
-    # Set without a push (a plain UPDATE), then pushed by the task running in the worker process.
-    Gateway.objects.filter(pk=gateway.pk).update(desired_config=CONFIG, desired_config_hash=config_hash(CONFIG))
-    worker.send(push_desired_config, [str(gateway.pk)])
-    pushed = ws_agent.receive(timeout=10).remote_config
-    assert pushed.config.config_map[""].body.decode() == CONFIG
 
 
 def test_an_agent_that_does_not_accept_remote_config_gets_no_push(daphne, token, org, alice, gateway):
