@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from flowgate_site.models import OrgOwnedModel
 from flowgate_site.querysets import OrgQuerySet, child_queryset
+from gateways_app.fields import UInt64Field
 
 tag_key_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$",
@@ -84,7 +85,7 @@ class Gateway(OrgOwnedModel):
         max_length=10, choices=Transport.choices, blank=True, help_text="OpAMP transport of its latest connection."
     )
     last_seen = models.DateTimeField(null=True, blank=True)
-    capabilities = models.BigIntegerField(default=0, help_text="OpAMP AgentCapabilities bitmask.")
+    capabilities = UInt64Field(default=0, help_text="OpAMP AgentCapabilities bitmask (uint64).")
     agent_description = models.JSONField(default=dict, blank=True)
     health = models.JSONField(default=dict, blank=True)
     desired_config = models.TextField(blank=True)

@@ -12,6 +12,7 @@ revocations, restarts) reach the process once and are handed out by the registry
 """
 
 import asyncio
+import functools
 import logging
 from dataclasses import replace
 from urllib.parse import parse_qs
@@ -26,7 +27,7 @@ from django.utils import timezone
 
 from flowgate_site.ratelimit import scope_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, framing, messages, protocol, services, writes
+from opamp_app import admission, bounds, framing, messages, offload, protocol, services, writes
 from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         # session in turn, never interleaved across an await.
         self.lock = asyncio.Lock()
         self.max_bytes = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
+        self.thread_bytes = settings.FLOWGATE_OPAMP_THREAD_BYTES
+        self.limits = services.report_limits()
+        self.check_bounds = functools.partial(bounds.check, limits=self.limits)
         await self.accept()
         registry.add(self)
 
@@ -128,28 +132,49 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         if bytes_data is None:
             await self.send_message(messages.bad_request(self.known_uid(), "OpAMP messages are binary frames"))
             return
+        large = len(bytes_data) >= self.thread_bytes  # checked, parsed and processed off the loop
         try:
-            message = framing.decode(bytes_data, max_size=self.max_bytes)
+            message = await offload.run(
+                large, framing.decode, bytes_data, max_size=self.max_bytes, check=self.check_bounds
+            )
         except framing.MessageTooBig:
             await self.close(code=CLOSE_MESSAGE_TOO_BIG)
+            return
+        except bounds.ReportRefused as refused:
+            await self.refuse_report(refused)
             return
         except framing.FramingError as error:
             await self.send_message(messages.bad_request(self.known_uid(), str(error)))
             return
-        await self.handle(message)
+        await self.handle(message, large=large)
 
-    async def handle(self, message):
+    async def handle(self, message, large=False):
         async with self.lock:
-            await self.process_message(message)
+            await self.process_message(message, large=large)
 
-    async def process_message(self, message):
-        result = protocol.process(message, self.state, self.session, now=timezone.now())
+    async def refuse_report(self, refused: bounds.ReportRefused):
+        """A report over a bound: BAD_REQUEST naming it, and its number is taken as seen (it is not asked for again)."""
+        logger.warning("refused an OpAMP report of gateway %s: %s", self.agent.gateway.pk, refused)
+        async with self.lock:
+            if refused.sequence_num is not None:
+                self.session = protocol.updated(self.session, sequence_num=refused.sequence_num)
+            await self.send_message(messages.bad_request(self.known_uid(), str(refused)))
+
+    async def process_message(self, message, large=False):
+        now = timezone.now()
+        result = await offload.run(
+            large, protocol.process, message, self.state, self.session, now=now, limits=self.limits
+        )
         if result.disconnect:
             # Out of the presence list before offline is saved: a presence write must not undo it.
             self.said_goodbye = True
             registry.discard(self)
         try:
             result = await writes.save_result(self.agent, self.state, result, transport="websocket")
+        except writes.ReportNotStored as error:
+            self.said_goodbye = False
+            await self.not_stored(result, error)
+            return
         except DatabaseError:
             self.said_goodbye = False  # offline was not saved: the closing connection saves it
             await self.unavailable(result)
@@ -157,6 +182,12 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
         self.session = result.session
         self.state = protocol.apply_changes(self.state, result.changes)
         await self.send_message(result.reply)
+
+    async def not_stored(self, result, error):
+        """The database refused this report's values: BAD_REQUEST once; the next messages go on from it."""
+        logger.error("could not store the OpAMP report of gateway %s: %s", self.agent.gateway.pk, error)
+        self.session = result.session
+        await self.send_message(messages.bad_request(self.known_uid(), str(error)))
 
     async def unavailable(self, result):
         """The database failed: tell the agent to retry later, and ask for its full state then."""

@@ -60,25 +60,32 @@ def encode(message: Message, max_size: int = DEFAULT_MAX_MESSAGE_BYTES) -> bytes
     return data
 
 
-def decode(data: bytes, message_type=opamp_pb2.AgentToServer, max_size: int = DEFAULT_MAX_MESSAGE_BYTES):
+def decode(data: bytes, message_type=opamp_pb2.AgentToServer, max_size: int = DEFAULT_MAX_MESSAGE_BYTES, check=None):
     """Parse a WebSocket message into `message_type` (AgentToServer by default).
 
     Raises MessageTooBig over max_size, FramingError for a truncated or non-zero header (the
     spec reserves other values: such a message is malformed) or for bytes that are not a valid
-    protobuf. An empty protobuf part is valid: a message with every field unset.
+    protobuf. An empty protobuf part is valid: a message with every field unset. `check`, when
+    given, is called with the protobuf bytes before they are parsed (see parse()).
     """
     if len(data) > max_size:
         raise MessageTooBig(f"message of {len(data)} bytes exceeds the {max_size}-byte limit")
     header, used = decode_varint(data)
     if header != HEADER:
         raise FramingError(f"unsupported header {header}: only 0 is defined")
-    return parse(data[used:], message_type)
+    return parse(data[used:], message_type, check=check)
 
 
-def parse(data: bytes, message_type=opamp_pb2.AgentToServer, max_size: int = DEFAULT_MAX_MESSAGE_BYTES):
-    """Parse protobuf bytes without header (a plain-HTTP body). Errors as for decode()."""
+def parse(data: bytes, message_type=opamp_pb2.AgentToServer, max_size: int = DEFAULT_MAX_MESSAGE_BYTES, check=None):
+    """Parse protobuf bytes without header (a plain-HTTP body). Errors as for decode().
+
+    `check(data)` runs first when given: it may refuse the bytes with a FramingError before the
+    parser spends time on them (the transports pass opamp_app.bounds.check).
+    """
     if len(data) > max_size:
         raise MessageTooBig(f"message of {len(data)} bytes exceeds the {max_size}-byte limit")
+    if check is not None:
+        check(data)
     message = message_type()
     try:
         message.ParseFromString(bytes(data))

@@ -182,7 +182,12 @@ def apply_changes(state: GatewayState, changes: dict) -> GatewayState:
 
 
 def process(
-    message: opamp_pb2.AgentToServer, state: GatewayState, session: Session | None = None, *, now=None
+    message: opamp_pb2.AgentToServer,
+    state: GatewayState,
+    session: Session | None = None,
+    *,
+    now=None,
+    limits: convert.Limits = convert.DEFAULT_LIMITS,
 ) -> Result:
     """Decide the reply to `message` and the changes to `state`. Pure: nothing is mutated.
 
@@ -193,6 +198,8 @@ def process(
        A gateway without a uid adopts the message's uid (or, on RequestInstanceUid, a new one).
     3. Status fields present in the message replace the stored ones; absent ones (status
        compression) keep their value. capabilities == 0 counts as absent (bare HTTP polls).
+       Every value is made storable (_reported_fields()); the effective config is cut at
+       limits.effective_config_bytes (the other bounds are checked before parsing: bounds.py).
     4. ReportFullState when this sequence_num is not previous+1, or when the previous one is
        unknown (a new connection) and the message is not a full report (is_full_report()).
     5. Remote config, connection settings offer and component requests: see _config_to_send(),
@@ -215,7 +222,7 @@ def process(
         return Result(reply=reply, session=seen, uid_mismatch=True, full_state_requested=True)
 
     changes, claims = _identity_changes(uid, requested, state, reply)
-    reported = _reported_fields(message, state)
+    reported = _reported_fields(message, state, limits)
     disconnect = message.HasField("agent_disconnect")
     straggler = not disconnect and _after_goodbye(message, session, now)
     reported["status"] = OFFLINE if disconnect or straggler else _live_status(reported.get("health", state.health))
@@ -257,26 +264,38 @@ def _identity_changes(uid: bytes, requested: bool, state: GatewayState, reply) -
     return {}, None
 
 
-def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState) -> dict:
-    """The stored fields this message reports, as they would be stored. Absent = not reported."""
+# The character columns of the Gateway row that hold reported text (gateways_app.models; a
+# test checks that they agree). Longer values are cut to fit, with convert.TRUNCATED at the end.
+COLUMN_CHARS = {"hostname": 255, "agent_type": 100, "agent_version": 100, "remote_config_hash": 64}
+
+
+def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState, limits: convert.Limits) -> dict:
+    """The stored fields this message reports, as they will be stored. Absent = not reported.
+
+    The one place where a report becomes row values: each is storable as it is (no NUL, fits
+    its column, finite numbers; capabilities is a uint64 the column holds whole).
+    """
     values = {}
     if message.capabilities:
         values["capabilities"] = message.capabilities
     if message.HasField("agent_description"):
         description = convert.agent_description(message.agent_description)
         values["agent_description"] = description
-        values["agent_type"] = convert.description_attribute(description, "service.name")
-        values["agent_version"] = convert.description_attribute(description, "service.version")
-        values["hostname"] = convert.description_attribute(description, "host.name") or state.hostname
+        for name, key in (("agent_type", "service.name"), ("agent_version", "service.version")):
+            values[name] = convert.clip(convert.description_attribute(description, key), COLUMN_CHARS[name])
+        hostname = convert.description_attribute(description, "host.name")
+        values["hostname"] = convert.clip(hostname, COLUMN_CHARS["hostname"]) if hostname else state.hostname
     if message.HasField("health"):
         values["health"] = convert.component_health(message.health)
     if message.HasField("effective_config"):
-        values["effective_config"], values["effective_config_hash"] = convert.effective_config(message.effective_config)
+        config, digest = convert.effective_config(message.effective_config, limits)
+        values["effective_config"], values["effective_config_hash"] = config, digest
     if message.HasField("remote_config_status"):
         status = message.remote_config_status
         values["remote_config_status"] = convert.REMOTE_CONFIG_STATUS_NAMES.get(status.status, "unset")
-        values["remote_config_hash"] = status.last_remote_config_hash.hex()
-        values["remote_config_error"] = status.error_message
+        reported_hash = status.last_remote_config_hash.hex()
+        values["remote_config_hash"] = convert.clip(reported_hash, COLUMN_CHARS["remote_config_hash"])
+        values["remote_config_error"] = convert.text(status.error_message)
     if message.HasField("available_components"):
         values["available_components"] = _merge_components(message.available_components, state.available_components)
     return values

@@ -26,7 +26,7 @@ from flowgate_site.models import OrgSettings
 from flowgate_site.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
-from opamp_app import protocol
+from opamp_app import convert, protocol
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,18 @@ def _heartbeat_interval(org) -> int:
         return org.settings.heartbeat_interval_seconds
     except ObjectDoesNotExist:  # an organization made without its settings row
         return get_org_settings(org).heartbeat_interval_seconds
+
+
+def report_limits() -> convert.Limits:
+    """What one report may carry, from the FLOWGATE_OPAMP_MAX_* settings (docs/security.md)."""
+    return convert.Limits(
+        attributes=settings.FLOWGATE_OPAMP_MAX_ATTRIBUTES,
+        health_components=settings.FLOWGATE_OPAMP_MAX_HEALTH_COMPONENTS,
+        health_depth=settings.FLOWGATE_OPAMP_MAX_HEALTH_DEPTH,
+        available_components=settings.FLOWGATE_OPAMP_MAX_AVAILABLE_COMPONENTS,
+        messages=settings.FLOWGATE_OPAMP_MAX_MESSAGES,
+        effective_config_bytes=settings.FLOWGATE_OPAMP_MAX_EFFECTIVE_CONFIG_BYTES,
+    )
 
 
 def load_state(agent: Agent) -> protocol.GatewayState:

@@ -6,6 +6,7 @@ state), body (gzip, size limit), protocol.process() with the Session kept in the
 polls, a write only when something changed (group-committed, writes.py), the reply (gzip when accepted).
 """
 
+import functools
 import logging
 import uuid
 
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from flowgate_site.ratelimit import client_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, compression, framing, messages, protocol, services, writes
+from opamp_app import admission, bounds, compression, framing, messages, offload, protocol, services, writes
 from opamp_app.presence import registry
 
 logger = logging.getLogger(__name__)
@@ -60,13 +61,16 @@ async def opamp_http(request):
             return refusal
         if request.content_type != PROTOBUF:
             return plain(415, f"OpAMP over HTTP needs Content-Type: {PROTOBUF}")
+        limits, large = services.report_limits(), is_large(request)
         try:
-            message = read_message(request)
+            message = await offload.run(large, read_message, request, limits)
         except framing.MessageTooBig as error:
             return plain(413, str(error))
+        except bounds.ReportRefused as error:
+            return await refuse_report(request, agent, error)
         except framing.FramingError as error:
             return protobuf(request, messages.bad_request(request_uid(request), str(error)), status=400)
-        return await answer(request, agent, message)
+        return await answer(request, agent, message, limits=limits, large=large)
 
 
 async def authenticate(request, client):
@@ -83,8 +87,19 @@ async def authenticate(request, client):
         return None, unavailable(request, request_uid(request))
 
 
-def read_message(request):
-    """The AgentToServer of the request body (gunzipped when sent so), within the size limit."""
+def is_large(request) -> bool:
+    """Whether the body is read, checked, parsed and processed off the event loop (opamp_app/offload.py).
+
+    Bodies of unknown length (chunked) and gzipped ones (small on the wire, maybe not inflated) are.
+    """
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or request.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+        return True
+    return int(length) >= settings.FLOWGATE_OPAMP_THREAD_BYTES
+
+
+def read_message(request, limits):
+    """The AgentToServer of the request body (gunzipped when sent so), within the size limit and `limits`."""
     limit = settings.FLOWGATE_OPAMP_MAX_MESSAGE_BYTES
     data = request.read(limit + 1)
     if len(data) > limit:
@@ -94,19 +109,37 @@ def read_message(request):
         data = compression.gunzip(data, limit)
     elif encoding not in ("", "identity"):
         raise framing.FramingError(f"unsupported Content-Encoding {encoding!r}")
-    return framing.parse(data, max_size=limit)
+    return framing.parse(data, max_size=limit, check=functools.partial(bounds.check, limits=limits))
 
 
-async def answer(request, agent, message):
+async def refuse_report(request, agent, refused: bounds.ReportRefused):
+    """A report over a bound: 400 BAD_REQUEST naming it; its number is taken as seen (not asked for again)."""
+    logger.warning("refused an OpAMP report of gateway %s: %s", agent.gateway.pk, refused)
+    key = session_key(agent.gateway.pk)
+    session = await cache.aget(key) or protocol.Session()
+    if refused.sequence_num is not None:
+        session = protocol.updated(session, sequence_num=refused.sequence_num)
+        await cache.aset(key, session, timeout=settings.FLOWGATE_OPAMP_HTTP_SESSION_SECONDS)
+    uid = agent.gateway.instance_uid.bytes if agent.gateway.instance_uid else request_uid(request)
+    return protobuf(request, messages.bad_request(uid, str(refused)), status=400)
+
+
+async def answer(request, agent, message, *, limits=None, large=False):
     gateway = agent.gateway
     state = services.load_state(agent)
     key = session_key(gateway.pk)
     session = await cache.aget(key) or protocol.Session()
-    result = protocol.process(message, state, session, now=timezone.now())
+    limits = limits or services.report_limits()
+    result = await offload.run(large, protocol.process, message, state, session, now=timezone.now(), limits=limits)
     if result.disconnect:
         registry.forget_http_agent(gateway.pk)  # before offline is saved: presence must not undo it
     try:
         result = await writes.save_result(agent, state, result, transport="http")
+    except writes.ReportNotStored as error:
+        # Refused values, not an outage: BAD_REQUEST once, and the next poll goes on from this one.
+        logger.error("could not store the OpAMP report of gateway %s: %s", gateway.pk, error)
+        await cache.aset(key, result.session, timeout=settings.FLOWGATE_OPAMP_HTTP_SESSION_SECONDS)
+        return protobuf(request, messages.bad_request(state.instance_uid or b"", str(error)), status=400)
     except DatabaseError:
         logger.exception("could not save the OpAMP report of gateway %s", gateway.pk)
         await cache.adelete(key)  # the next poll asks for the full state

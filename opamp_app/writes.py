@@ -21,10 +21,24 @@ import logging
 import time
 
 from channels.db import database_sync_to_async
+from django.db import DataError, IntegrityError
 
 from opamp_app import protocol, services
 
 logger = logging.getLogger(__name__)
+
+
+class ReportNotStored(Exception):
+    """The database refused the values of this report (not an outage): answered BAD_REQUEST, never retried.
+
+    protocol._reported_fields() makes every value storable, so this should not happen; when it
+    does, "retry later" would be answered on every retry of the same report.
+    """
+
+    @classmethod
+    def of(cls, error: Exception) -> "ReportNotStored":
+        lines = str(error).splitlines()  # the first line only: the rest quotes the SQL statement
+        return cls(f"the report could not be stored: {lines[0] if lines else type(error).__name__}")
 
 
 class StatusWrites:
@@ -77,6 +91,8 @@ class StatusWrites:
                 self.rows += len(pending)
                 for gateway_id, futures in waiters.items():
                     error = failed.get(gateway_id)
+                    if isinstance(error, (DataError, IntegrityError)):  # this row's values, not the database
+                        error = ReportNotStored.of(error)
                     for future in futures:
                         if future.done():  # its connection went away meanwhile
                             continue
@@ -99,7 +115,10 @@ status_writes = StatusWrites()
 
 
 async def save_result(agent, state: protocol.GatewayState, result: protocol.Result, *, transport: str):
-    """Persist a protocol result for a transport; returns the Result to send (DatabaseError if it failed).
+    """Persist a protocol result for a transport; returns the Result to send.
+
+    Raises ReportNotStored when the database refused this report's values, DatabaseError when
+    the database failed.
 
     Plain status reports go through the group commit; a gateway's first contact and uid claims
     go through services.save_result() (audit, uid uniqueness), alone. The row's `transport`
@@ -112,8 +131,11 @@ async def save_result(agent, state: protocol.GatewayState, result: protocol.Resu
         changes = {**result.changes, "transport": transport} if switched else result.changes
         await status_writes.save(agent.gateway.pk, changes)
     else:
-        result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
-            agent.gateway, result, transport=transport, first_contact=state.last_seen is None
-        )
+        try:
+            result = await database_sync_to_async(services.save_result, thread_sensitive=False)(
+                agent.gateway, result, transport=transport, first_contact=state.last_seen is None
+            )
+        except (DataError, IntegrityError) as error:
+            raise ReportNotStored.of(error) from error
     agent.gateway.transport = transport
     return result

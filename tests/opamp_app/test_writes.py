@@ -5,12 +5,12 @@ import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gateways_app.models import Gateway
 from opamp_app import services
-from opamp_app.writes import StatusWrites
+from opamp_app.writes import ReportNotStored, StatusWrites
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,10 @@ def test_a_refused_row_fails_only_its_own_report(gateways):
 
     outcome = async_to_sync(report)()
     assert outcome[0] is None
-    assert isinstance(outcome[1], IntegrityError)
+    # Refused values, not an outage: the transports answer BAD_REQUEST, not "retry later".
+    assert isinstance(outcome[1], ReportNotStored)
+    assert str(outcome[1]).startswith("the report could not be stored: ")
+    assert "\n" not in str(outcome[1])  # the database's first line only, not the statement and its values
     assert Gateway.objects.get(pk=good.pk).remote_config_error == "fine"
     assert Gateway.objects.get(pk=bad.pk).instance_uid is None
 
