@@ -14,9 +14,15 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   headers); stock Daphne logs the whole URI.
 - An application instance is reaped as soon as it ends, and the sweep of all connections
   runs every SWEEP_SECONDS instead of every second (it held the event loop with thousands of
-  OpAMP connections); Autobahn's debug log arguments are not formatted per frame.
+  OpAMP connections; FLOWGATE_REAP_AT_ONCE=false turns it off); Autobahn's debug log arguments
+  are not formatted per frame (FLOWGATE_PLAIN_AUTOBAHN_LOG=false turns it off).
 - WebSocket frames are sent at once when nothing is queued before them, not on the reactor's
   next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
+- The three above only make the server cheaper and rely on private names of Daphne, Twisted and
+  Autobahn: they run only on the tested versions of those (flowgate_site.server_extensions,
+  otherwise Daphne's stock path and a logged warning). The others are kept on every version, and
+  the server does not start if a name one of them needs is gone.
+- SIGUSR1 logs how many connections and running application instances the server holds.
 - Without a broker (the embedded defaults) the process also runs the periodic tasks and the
   rollout ticks a Celery worker would (flowgate_site.embedded_beat).
 - `--workers N` starts N such processes on the same ports (flowgate_site.workers; needs
@@ -27,9 +33,11 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   answered 408 and closed (flowgate_site.http_channel; stock Daphne holds both indefinitely).
 """
 
+import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from functools import partial
@@ -42,13 +50,13 @@ from daphne.ws_protocol import WebSocketProtocol
 
 from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the reactor is installed)
 
-from flowgate_site import direct_write, embedded_beat, http_channel, workers  # noqa: E402  isort: skip
+from flowgate_site import direct_write, embedded_beat, http_channel, server_extensions, workers  # noqa: E402  isort: skip
 from flowgate_site.body_limits import BodyLimits  # noqa: E402  isort: skip
 
 import autobahn.twisted.websocket  # noqa: E402  isort: skip
 import autobahn.websocket.protocol  # noqa: E402  isort: skip
 
-from twisted.internet import reactor  # noqa: E402  isort: skip  (the reactor daphne.server installed)
+from twisted.internet import defer, reactor  # noqa: E402  isort: skip  (the reactor daphne.server installed)
 from django.conf import settings  # noqa: E402  isort: skip  (read lazily, once the command line set the module)
 
 logger = logging.getLogger("daphne.server")
@@ -61,11 +69,16 @@ def _plain(value, *args, **kwargs):
     return value
 
 
-# Autobahn formats the arguments of its debug log calls (colored text through click) before the
-# logger drops them, on every frame sent and every read: a share of the server's CPU under OpAMP
-# heartbeats (measured in docs/benchmarks.md). Its debug messages keep the raw values instead.
-for _module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
-    _module.hltype = _module.hlval = _plain
+def format_debug_log_plainly():
+    """Autobahn's debug log calls get their arguments raw (the plain_autobahn_log extension).
+
+    Autobahn formats the arguments of its debug log calls (colored text through click) before the
+    logger drops them, on every frame sent and every read: a share of the server's CPU under OpAMP
+    heartbeats (measured in docs/benchmarks.md).
+    """
+    for module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
+        module.hltype = module.hlval = _plain
+
 
 TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
 
@@ -128,15 +141,21 @@ class FlowGateServer(Server):
     def __init__(self, *args, ready_callable=None, **kwargs):
         self.then_ready = ready_callable
         super().__init__(*args, ready_callable=self.configure_websockets, **kwargs)
+        # After Daphne's command line configured logging, before any connection: the warnings show.
+        self.extensions = server_extensions.choose(settings)
+        if "plain_autobahn_log" in self.extensions:
+            format_debug_log_plainly()
 
     def configure_websockets(self):
         # Called by run() once the WebSocket factory exists, before the reactor starts.
         self.configure_http()
         self.ws_factory.protocol = FlowGateWebSocketProtocol
-        FlowGateWebSocketProtocol.send_at_once = settings.FLOWGATE_DIRECT_WRITE
+        FlowGateWebSocketProtocol.send_at_once = "direct_write" in self.extensions
         self.ws_factory.setProtocolOptions(failByDrop=False)
         if embedded_beat.wanted():
             reactor.callLater(0, embedded_beat.start)
+        if self.signal_handlers:
+            signal.signal(signal.SIGUSR1, lambda *_: reactor.callFromThread(self.log_connections))
         if self.then_ready:
             self.then_ready()
 
@@ -156,7 +175,7 @@ class FlowGateServer(Server):
             scope = {**scope, "extensions": {**scope.get("extensions", {}), DENIAL_EXTENSION: {}}}
         queue = super().create_application(protocol, scope)
         instance = self.connections.get(protocol, {}).get("application_instance")
-        if instance is not None:
+        if instance is not None and "reap_at_once" in self.extensions:
             instance.add_done_callback(partial(self.application_done, protocol))
         return queue
 
@@ -182,8 +201,12 @@ class FlowGateServer(Server):
         Ended applications are reaped by application_done() already; what is left for the sweep
         is to drop closed connections and to cancel applications that outlive their connection
         by more than application_close_timeout. Walking thousands of connections every second
-        held the event loop each time (measured in docs/benchmarks.md).
+        held the event loop each time (measured in docs/benchmarks.md). Without the reap_at_once
+        extension this is Daphne's own sweep, every second.
         """
+        if "reap_at_once" not in self.extensions:
+            super().application_checker()
+            return
         now = time.time()
         for protocol, details in list(self.connections.items()):
             disconnected = details.get("disconnected")
@@ -198,6 +221,30 @@ class FlowGateServer(Server):
                 )
                 instance.cancel()
         reactor.callLater(SWEEP_SECONDS, self.application_checker)
+
+    def kill_all_applications(self):
+        """Cancel every running application before the reactor stops; Twisted waits for them.
+
+        Daphne's own version reads every connection's application instance, but an instance that
+        ended is reaped (by application_done or Daphne's sweep) while its connection may still be
+        open: shutting down then raised KeyError.
+        """
+        running = [
+            instance
+            for details in self.connections.values()
+            if (instance := details.get("application_instance")) is not None and not instance.done()
+        ]
+        for instance in running:
+            instance.cancel()
+        logger.info("Killed %i pending application instances", len(running))
+        waited = defer.Deferred.fromFuture(asyncio.gather(*running))
+        waited.addErrback(lambda _failure: None)
+        return waited
+
+    def log_connections(self):
+        """What SIGUSR1 asks for: the size of Daphne's connection table, to see it does not grow."""
+        running = sum(1 for details in self.connections.values() if "application_instance" in details)
+        logger.info("Connections: %d, running application instances: %d", len(self.connections), running)
 
 
 class FlowGateCommandLine(CommandLineInterface):
