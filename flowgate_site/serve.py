@@ -179,6 +179,22 @@ class FlowGateServer(Server):
             instance.add_done_callback(partial(self.application_done, protocol))
         return queue
 
+    def protocol_disconnected(self, protocol):
+        """Drop a closed connection at once when it holds no application (reap_at_once).
+
+        A WebSocket's handshake request is such a connection: Daphne adds the request, hands its
+        socket to the WebSocket protocol and marks the request closed, and only a sweep removed
+        it, so every connection left one entry behind until then. A connection whose application
+        still runs stays until application_done(); one already dropped is not looked up again
+        (Daphne may report the same close twice: a refused handshake, then the socket's close).
+        """
+        details = self.connections.get(protocol)
+        if details is None:
+            return
+        super().protocol_disconnected(protocol)
+        if "reap_at_once" in self.extensions and "application_instance" not in details:
+            del self.connections[protocol]
+
     def application_done(self, protocol, instance):
         """Reap an application instance as soon as it ends (what Daphne's sweep would do later)."""
         details = self.connections.get(protocol)

@@ -67,10 +67,11 @@ EXTENSIONS = (
     Extension(
         name="reap_at_once",
         kind=PERFORMANCE,
-        summary="ended applications are reaped at once; the sweep of all connections runs every 5 s, not 1 s",
+        summary="ended applications and closed connections are dropped at once; the sweep runs every 5 s, not 1 s",
         setting="FLOWGATE_REAP_AT_ONCE",
         names=(
             "daphne.server:Server.create_application",
+            "daphne.server:Server.protocol_disconnected",
             "daphne.server:Server.application_checker",
             "daphne.server:Server.kill_all_applications",
             "daphne.server:Server.stop",
@@ -78,6 +79,7 @@ EXTENSIONS = (
         runtime_names=(
             "daphne.server:Server.connections (protocol -> {'connected', 'disconnected', 'application_instance'})",
             "daphne.server:Server.application_close_timeout",
+            "daphne.http_protocol:WebRequest.process (a WebSocket's handshake request, closed without application)",
         ),
         tested_by=("tests/core/test_reaper.py", "tests/core/test_server_live.py"),
     ),

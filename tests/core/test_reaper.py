@@ -105,6 +105,14 @@ def test_a_closed_connection_is_dropped_as_soon_as_its_application_ends(server, 
     assert server.connections == {}
 
 
+def test_a_closed_connection_without_application_is_dropped_at_once(server, loop):
+    handshake = Protocol()  # the HTTP request a WebSocket upgrades: Daphne adds it, then marks it closed
+    server.protocol_connected(handshake)
+    server.protocol_disconnected(handshake)
+    server.protocol_disconnected(handshake)  # Daphne may report a close twice
+    assert server.connections == {}
+
+
 def test_an_application_exception_is_logged_and_handed_to_its_open_connection(server, loop, app, caplog):
     protocol = connect(server)
     app.raises = ValueError("boom")
@@ -135,7 +143,7 @@ def test_the_sweep_leaves_a_recently_closed_connections_application_running(serv
 def test_the_sweep_drops_closed_connections_and_runs_every_sweep_seconds(server, loop, clock):
     open_one, closed = connect(server), Protocol()
     server.protocol_connected(closed)
-    server.protocol_disconnected(closed)  # never had an application (a refused HTTP request, say)
+    server.connections[closed]["disconnected"] = time.time()  # closed, and missed by protocol_disconnected
     server.application_checker()
     assert list(server.connections) == [open_one]
     assert [call.getTime() for call in clock.getDelayedCalls()] == [serve.SWEEP_SECONDS]
