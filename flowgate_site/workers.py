@@ -6,14 +6,18 @@ children of `flowgate_site.serve` with the same arguments. Each child binds ever
 `-e tcp:port=P:interface=I` endpoint itself with SO_REUSEPORT and hands the socket to Daphne
 (its `fd:fileno=` endpoint), so the kernel spreads new connections evenly over the processes
 (an OpAMP WebSocket stays for hours: an even spread matters more than for short requests).
-The parent forwards SIGTERM/SIGINT and exits when a child exits, stopping the others: a
-supervisor (systemd, Docker) restarts the whole group.
+The parent forwards SIGTERM/SIGINT (all stop, the parent exits 0 if they did) and starts a new
+process in place of one that dies, after a pause that doubles with each restart of the last
+minute (RESTART_DELAY_SECONDS, 2x, 4x …). A process that keeps dying is a crash loop, not bad luck:
+after RESTART_LIMIT restarts within a minute the parent stops the group and exits with an error,
+for its own supervisor (systemd, Docker) to see.
 
 The processes must share what one process otherwise keeps in memory, so this needs the
 production shape: REDIS_URL (channel layer: config pushes, token revocations and restarts
 reach every process, each passes them to its own connections) and PostgreSQL.
 """
 
+import logging
 import os
 import signal
 import socket
@@ -25,6 +29,12 @@ WORKERS_OPTION = "--workers"
 # Set by the parent in its children's environment: bind the tcp endpoints with SO_REUSEPORT.
 REUSE_PORT_VARIABLE = "FLOWGATE_SERVE_REUSE_PORT"
 STOP_SECONDS = 15
+POLL_SECONDS = 0.2
+RESTART_DELAY_SECONDS = 1.0
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 class WorkersError(SystemExit):
@@ -105,38 +115,105 @@ def adopt_reused_ports(argv):
 
 
 def run(argv, workers, environ=None):
-    """Start `workers` server processes on the same ports; returns the exit status."""
+    """Start `workers` server processes on the same ports and keep them running; returns the exit status."""
     environ = dict(os.environ if environ is None else environ)
     check_arguments(argv, environ)
     command = [sys.executable, "-m", "flowgate_site.serve", *argv]
-    children = [
-        subprocess.Popen(command, env={**environ, REUSE_PORT_VARIABLE: "1"})  # noqa: S603  (ourselves)
-        for _ in range(workers)
-    ]
+    group = Group(command, {**environ, REUSE_PORT_VARIABLE: "1"}, workers)
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, group.request_stop)
+    status = group.supervise()
+    stopped = group.stop()
+    return status or stopped
 
-    def forward(number, _frame):
-        for child in children:
-            if child.poll() is None:
+
+class Restarts:
+    """When a dead process may be replaced: after a pause that doubles with each restart of the
+    window, and not at all once RESTART_LIMIT restarts fall within it (a crash loop)."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.times = []
+
+    def next_delay(self):
+        """Seconds to wait before the next restart, or None when the limit is reached."""
+        now = self.clock()
+        self.times = [moment for moment in self.times if now - moment < RESTART_WINDOW_SECONDS]
+        if len(self.times) >= RESTART_LIMIT:
+            return None
+        self.times.append(now)
+        return RESTART_DELAY_SECONDS * 2 ** (len(self.times) - 1)
+
+
+class Group:
+    """The server processes of one --workers parent."""
+
+    def __init__(self, command, env, size):
+        self.command = command
+        self.env = env
+        self.stopping = False
+        self.signalled = set()
+        self.restarts = Restarts()
+        self.children = [self.spawn() for _ in range(size)]
+
+    def spawn(self):
+        return subprocess.Popen(self.command, env=self.env)  # noqa: S603  (ourselves)
+
+    def request_stop(self, number, _frame=None):
+        """SIGTERM/SIGINT to the parent: passed to every process; nothing is restarted any more."""
+        self.stopping = True
+        self.signal_all(number)
+
+    def signal_all(self, number):
+        """Signal each running process once: a second SIGTERM would make Twisted stop a stopping reactor."""
+        for child in self.children:
+            if child.poll() is None and child.pid not in self.signalled:
+                self.signalled.add(child.pid)
                 child.send_signal(number)
 
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, forward)
-    status = _first_exit(children)
-    forward(signal.SIGTERM, None)
-    deadline = time.monotonic() + STOP_SECONDS
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    return status
+    def supervise(self):
+        """Replace processes that die until a stop is asked (0) or one crash-loops (1)."""
+        while not self.stopping:
+            for index, child in enumerate(self.children):
+                status = child.poll()
+                if status is None or self.stopping:
+                    continue
+                delay = self.restarts.next_delay()
+                if delay is None:
+                    logger.error(
+                        "flowgate_site.serve: worker %s exited with %s after %s restarts within %s s: stopping all",
+                        child.pid,
+                        status,
+                        RESTART_LIMIT,
+                        int(RESTART_WINDOW_SECONDS),
+                    )
+                    return 1
+                logger.warning(
+                    "flowgate_site.serve: worker %s exited with %s; another in %s s", child.pid, status, delay
+                )
+                if self.pause(delay):
+                    self.children[index] = self.spawn()
+                    logger.warning("flowgate_site.serve: worker %s started", self.children[index].pid)
+            time.sleep(POLL_SECONDS)
+        return 0
 
+    def pause(self, seconds):
+        """Sleep, cut short by a stop request; False if one came."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        return not self.stopping
 
-def _first_exit(children):
-    while True:
-        for child in children:
-            status = child.poll()
-            if status is not None:
-                return status
-        time.sleep(0.2)
+    def stop(self):
+        """Stop every process (killed after STOP_SECONDS); 0 if all exited 0, else 1."""
+        self.stopping = True
+        self.signal_all(signal.SIGTERM)  # those the request did not reach (started just after it)
+        deadline = time.monotonic() + STOP_SECONDS
+        statuses = []
+        for child in self.children:
+            try:
+                statuses.append(child.wait(timeout=max(0.1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                statuses.append(child.wait())
+        return 0 if all(status == 0 for status in statuses) else 1
