@@ -61,8 +61,8 @@ def create_bench_data(count, tokens_path):
     from django.db import transaction
     from django.utils import timezone
 
-    from flowgate_site.models import Organization
-    from flowgate_site.services import create_organization
+    from core_app.models import Organization
+    from core_app.services import create_organization
     from gateways_app import tokens
     from gateways_app.models import Gateway, OpAMPToken, Tag
 
@@ -128,8 +128,8 @@ def push_config(gateway_ids, nonce):
     """
     from django.db import transaction
 
+    from core_app.models import Organization
     from deployments_app.services import assign_desired_config
-    from flowgate_site.models import Organization
     from gateways_app.models import Gateway
     from templates_app.models import ConfigTemplate
     from templates_app.services import create_template, create_version

@@ -36,8 +36,8 @@ def seed(gateways, templates):
     import pages_data
     from django.contrib.auth import get_user_model
 
-    from flowgate_site.roles import Role
-    from flowgate_site.services import create_organization, set_membership
+    from core_app.roles import Role
+    from core_app.services import create_organization, set_membership
 
     org = create_organization("bench", "Bench")
     user = get_user_model().objects.create_user("owner", "owner@example.com", "bench-pass-123")

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from flowgate_site.models import OrgOwnedModel
+from core_app.models import OrgOwnedModel
 
 
 class FleetSnapshot(OrgOwnedModel):

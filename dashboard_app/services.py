@@ -11,9 +11,9 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from core_app.models import Organization
 from dashboard_app.models import FleetSnapshot
 from deployments_app.models import FINISHED_STATUSES, Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
-from flowgate_site.models import Organization
 from gateways_app.models import Gateway, GatewayStatus
 
 # What the agent reported at length: lists and tables never show it, so they never load it.

@@ -2,8 +2,8 @@
 
 from django.views.generic import TemplateView
 
+from core_app.pages import OrgPageMixin
 from dashboard_app import charts, services
-from flowgate_site.pages import OrgPageMixin
 
 
 class DashboardView(OrgPageMixin, TemplateView):

@@ -8,9 +8,9 @@ and an audit entry (rollout.Run.event). The API, the admin and the pages call th
 from django.db import transaction
 from django.utils import timezone
 
+from core_app import audit
 from deployments_app import rollout, services
 from deployments_app.models import DeploymentStatus, EventKind, TargetStatus
-from flowgate_site import audit
 from gateways_app.models import Gateway
 
 CANCELLABLE = {

@@ -5,11 +5,11 @@ resume, cancel, roll back now) are admin actions calling `deployments_app.action
 from django import forms
 from django.contrib import admin, messages
 
+from core_app.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
+from core_app.roles import Role, has_role
 from deployments_app import actions, services
 from deployments_app.forms import DeploymentForm
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, TargetStatus
-from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
-from flowgate_site.roles import Role, has_role
 
 SETTINGS_FIELDS = list(services.PARAM_FIELDS)  # the rollout settings a deployment may override
 ADD_FIELDSETS = [

@@ -2,8 +2,8 @@
 
 import django_filters
 
+from core_app.models import Strategy
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
-from flowgate_site.models import Strategy
 
 
 class DeploymentFilterSet(django_filters.FilterSet):

@@ -7,10 +7,10 @@ through `services.create_deployment(**form.deployment_kwargs(), ...)`, never `fo
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core_app.models import Organization, Strategy
+from core_app.roles import Role
 from deployments_app import services
 from deployments_app.models import Deployment
-from flowgate_site.models import Organization, Strategy
-from flowgate_site.roles import Role
 from gateways_app.models import Gateway, Tag
 from templates_app.models import TemplateVersion
 

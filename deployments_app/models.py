@@ -7,9 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from core_app.models import OrgOwnedModel, Strategy
+from core_app.querysets import child_queryset
 from deployments_app.querysets import DeploymentQuerySet, waiting_offline_filter
-from flowgate_site.models import OrgOwnedModel, Strategy
-from flowgate_site.querysets import child_queryset
 
 
 class DeploymentStatus(models.TextChoices):

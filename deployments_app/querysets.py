@@ -2,7 +2,7 @@
 
 from django.db.models import Count, F, Q
 
-from flowgate_site.querysets import OrgQuerySet
+from core_app.querysets import OrgQuerySet
 
 
 def waiting_offline_filter(prefix=""):

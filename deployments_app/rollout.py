@@ -33,6 +33,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from core_app import audit
+from core_app.models import Strategy
 from deployments_app import services, tasks
 from deployments_app.models import (
     Deployment,
@@ -42,8 +44,6 @@ from deployments_app.models import (
     EventKind,
     TargetStatus,
 )
-from flowgate_site import audit
-from flowgate_site.models import Strategy
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
 
 SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.ROLLED_BACK}

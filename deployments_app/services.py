@@ -11,6 +11,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core_app import audit
+from core_app.models import Strategy
+from core_app.services import get_org_settings
 from deployments_app import rollout
 from deployments_app.models import (
     FINISHED_STATUSES,
@@ -19,9 +22,6 @@ from deployments_app.models import (
     DeploymentTarget,
     TargetStatus,
 )
-from flowgate_site import audit
-from flowgate_site.models import Strategy
-from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway, Tag
 from opamp_app.push import notify_config_changed
 

@@ -15,13 +15,13 @@ from django.shortcuts import redirect
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from core_app.models import Strategy
+from core_app.pages import OrgPageMixin, is_htmx
 from dashboard_app.services import GATEWAY_REPORTS
 from deployments_app import actions, services
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
 from deployments_app.forms import DeploymentForm
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
-from flowgate_site.models import Strategy
-from flowgate_site.pages import OrgPageMixin, is_htmx
 from gateways_app.models import Gateway, Tag
 from templates_app.models import TemplateVersion
 

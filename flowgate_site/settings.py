@@ -73,9 +73,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    # Sign-in lockout (flowgate_site/lockout.py); its attempts are counted in the cache, not in its tables.
+    # Sign-in lockout (core_app/lockout.py); its attempts are counted in the cache, not in its tables.
     "axes",
-    "flowgate_site",
+    # The tenancy core, still labelled "flowgate_site" (tables, migrations, permissions, admin URLs: core_app/apps.py);
+    # the project package flowgate_site/ itself is no app (settings, URLs, ASGI, Celery, the server).
+    "core_app",
     "templates_app",
     "gateways_app",
     "opamp_app",
@@ -94,7 +96,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "flowgate_site.outage.DatabaseOutageMiddleware",
+    "core_app.outage.DatabaseOutageMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -108,6 +110,7 @@ ASGI_APPLICATION = "flowgate_site.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Project-wide templates: base.html, the error pages, the admin/DRF/Swagger UI overrides (before the apps' own).
         "DIRS": [BASE_DIR / "flowgate_site" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
@@ -115,7 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "flowgate_site.context_processors.organizations",
+                "core_app.context_processors.organizations",
             ],
         },
     },
@@ -207,7 +210,7 @@ STORAGES = {
     },
 }
 
-# The operator pages (flowgate_site/urls_pages.py) sign people in; the admin keeps its own login page.
+# The operator pages (core_app/urls.py) sign people in; the admin keeps its own login page.
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -245,13 +248,13 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "flowgate_site.api.authentication.ApiTokenAuthentication",
+        "core_app.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["flowgate_site.api.permissions.OrgRolePermission"],
-    # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (flowgate_site/api/parsers.py).
+    "DEFAULT_PERMISSION_CLASSES": ["core_app.api.permissions.OrgRolePermission"],
+    # DRF's JSON parser, refusing lone surrogates (\ud800 escapes) with a 400 (core_app/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "flowgate_site.api.parsers.JSONParser",
+        "core_app.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -260,14 +263,14 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "flowgate_site.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core_app.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "flowgate_site.api.exceptions.exception_handler",
-    # Rates: FLOWGATE_API_*_RATE below (flowgate_site/api/throttling.py).
+    "EXCEPTION_HANDLER": "core_app.api.exceptions.exception_handler",
+    # Rates: FLOWGATE_API_*_RATE below (core_app/api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "flowgate_site.api.throttling.AnonThrottle",
-        "flowgate_site.api.throttling.UserThrottle",
+        "core_app.api.throttling.AnonThrottle",
+        "core_app.api.throttling.UserThrottle",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -288,7 +291,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets used by several serializers get one name each in the schema.
     "ENUM_NAME_OVERRIDES": {
         "TemplateTypeEnum": "templates_app.models.TemplateType",
-        "StrategyEnum": "flowgate_site.models.Strategy",
+        "StrategyEnum": "core_app.models.Strategy",
         "DeploymentStatusEnum": "deployments_app.models.DeploymentStatus",
         "TargetStatusEnum": "deployments_app.models.TargetStatus",
         "GatewayStatusEnum": "gateways_app.models.GatewayStatus",
@@ -380,13 +383,13 @@ FLOWGATE_OPAMP_CONNECT_RATE = env_str("FLOWGATE_OPAMP_CONNECT_RATE", "6000/m")
 FLOWGATE_OPAMP_AUTH_FAILURE_RATE = env_str("FLOWGATE_OPAMP_AUTH_FAILURE_RATE", "120/m")
 # Retry-After of the API's and pages' 503 when the database is unreachable (docs/security.md "Database outages").
 FLOWGATE_OUTAGE_RETRY_AFTER_SECONDS = env_int("FLOWGATE_OUTAGE_RETRY_AFTER_SECONDS", 30)
-AXES_HANDLER = "flowgate_site.lockout.LoginAttemptHandler"
+AXES_HANDLER = "core_app.lockout.LoginAttemptHandler"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_FAILURE_LIMIT = FLOWGATE_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=FLOWGATE_LOGIN_COOLOFF_SECONDS)
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "flowgate_site.lockout.client_ip"
-AXES_LOCKOUT_CALLABLE = "flowgate_site.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "core_app.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "core_app.lockout.lockout_response"
 AXES_ENABLE_ADMIN = False  # attempts live in the cache: axes' admin tables would stay empty
 AXES_VERBOSE = False  # no banner on every manage.py command; lockouts are still logged
 # Without a broker, `python -m flowgate_site.serve` runs the beat schedule and rollout ticks itself.

@@ -1,7 +1,10 @@
+"""The root URLconf: each app's pages come from its urls.py, its API routes from its api/urls.py."""
+
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from flowgate_site.admin_views import view_on_site
+from core_app.admin_views import view_on_site
 
 admin.site.site_header = "FlowGate administration"
 admin.site.site_title = "FlowGate"
@@ -11,9 +14,16 @@ urlpatterns = [
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
     path("", include("opamp_app.urls")),  # OpAMP over plain HTTP: /v1/opamp, /api/v1/opamp/v1/opamp
-    path("api/v1/", include("flowgate_site.api.urls")),
+    # Everything else under /api/v1/: each app's routes, then the schema and its docs.
+    path("api/v1/", include("core_app.api.urls")),
+    path("api/v1/", include("templates_app.api.urls")),
+    path("api/v1/", include("gateways_app.api.urls")),
+    path("api/v1/", include("deployments_app.api.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves Swagger UI's start-up script as a file (?script=): no inline script, as the CSP asks.
+    path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Operator pages: the dashboard at /, then one section per app.
-    path("", include("flowgate_site.urls_pages")),
+    path("", include("core_app.urls")),
     path("", include("dashboard_app.urls")),
     path("templates/", include("templates_app.urls")),
     path("deployments/", include("deployments_app.urls")),
@@ -21,6 +31,6 @@ urlpatterns = [
 ]
 
 # Error pages a person can act on, never a stack trace (flowgate_site/templates/{403,404,500}.html).
-handler403 = "flowgate_site.views.permission_denied"
-handler404 = "flowgate_site.views.page_not_found"
-handler500 = "flowgate_site.views.server_error"
+handler403 = "core_app.views.permission_denied"
+handler404 = "core_app.views.page_not_found"
+handler500 = "core_app.views.server_error"

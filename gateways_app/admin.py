@@ -3,9 +3,9 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from flowgate_site import audit
-from flowgate_site.admin_mixins import OrgScopedAdminMixin
-from flowgate_site.roles import Role
+from core_app import audit
+from core_app.admin_mixins import OrgScopedAdminMixin
+from core_app.roles import Role
 from gateways_app import services
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import REPORTED_FIELDS, Gateway, OpAMPToken, RegistrationToken, Tag

@@ -7,8 +7,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from flowgate_site.models import OrgOwnedModel
-from flowgate_site.querysets import OrgQuerySet, child_queryset
+from core_app.models import OrgOwnedModel
+from core_app.querysets import OrgQuerySet, child_queryset
 from gateways_app.fields import UInt64Field
 
 tag_key_validator = RegexValidator(

@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flowgate_site import audit
-from flowgate_site.services import get_org_settings
+from core_app import audit
+from core_app.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.signals import opamp_tokens_revoked

@@ -19,10 +19,10 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from core_app import audit
+from core_app.pages import OrgPageMixin
+from core_app.roles import Role
 from dashboard_app.services import GATEWAY_REPORTS, drift_filter
-from flowgate_site import audit
-from flowgate_site.pages import OrgPageMixin
-from flowgate_site.roles import Role
 from gateways_app import services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm

@@ -6,7 +6,7 @@ refused token counts against FLOWGATE_OPAMP_AUTH_FAILURE_RATE, which is strict: 
 token guessing looks like. Over either, the address gets 429 + Retry-After before its token is
 looked at (the spec's throttling answer for both transports).
 
-The counters live in the cache (flowgate_site.ratelimit), shared by all server processes; the
+The counters live in the cache (core_app.ratelimit), shared by all server processes; the
 async functions here count in a worker thread, never on the event loop.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from flowgate_site import ratelimit
+from core_app import ratelimit
 
 CONNECTS = "opamp-connect"
 FAILURES = "opamp-auth-failures"

@@ -8,7 +8,7 @@ class OpampConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save
 
-        from flowgate_site.models import OrgSettings
+        from core_app.models import OrgSettings
         from gateways_app.signals import opamp_tokens_revoked
         from opamp_app.push import on_settings_saved, on_tokens_revoked
 

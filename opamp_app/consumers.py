@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
-from flowgate_site.ratelimit import scope_address
+from core_app.ratelimit import scope_address
 from gateways_app.tokens import TokenError
 from opamp_app import admission, bounds, framing, messages, offload, protocol, services, writes
 from opamp_app.presence import registry

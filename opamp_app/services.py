@@ -21,9 +21,9 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from flowgate_site import audit
-from flowgate_site.models import OrgSettings
-from flowgate_site.services import get_org_settings
+from core_app import audit
+from core_app.models import OrgSettings
+from core_app.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
 from opamp_app import convert, protocol
@@ -261,7 +261,7 @@ IDS_PER_STATEMENT = 1000
 def live_token_ids(token_ids, now=None) -> set:
     """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired).
 
-    One query per IDS_PER_STATEMENT ids, each an array parameter (`__any`, flowgate_site/lookups.py):
+    One query per IDS_PER_STATEMENT ids, each an array parameter (`__any`, core_app/lookups.py):
     this runs for every open WebSocket of a process every few seconds.
     """
     now = now or timezone.now()

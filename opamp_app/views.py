@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from flowgate_site.ratelimit import client_address
+from core_app.ratelimit import client_address
 from gateways_app.tokens import TokenError
 from opamp_app import admission, bounds, compression, framing, messages, offload, protocol, services, writes
 from opamp_app.presence import registry

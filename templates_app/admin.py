@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
-from flowgate_site import audit
-from flowgate_site.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
-from flowgate_site.roles import Role, has_role
+from core_app import audit
+from core_app.admin_mixins import OrganizationListFilter, OrgScopedAdminMixin
+from core_app.roles import Role, has_role
 from templates_app import services
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
 from templates_app.models import ConfigTemplate, TemplateVersion, ValidationState

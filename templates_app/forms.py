@@ -8,8 +8,8 @@ services (`create_template`, `save_template`, `create_version`), never `form.sav
 from django import forms
 from django.core.exceptions import ValidationError
 
-from flowgate_site.models import Organization
-from flowgate_site.roles import Role
+from core_app.models import Organization
+from core_app.roles import Role
 from templates_app import services
 from templates_app.models import ConfigTemplate, TemplateVersion
 

@@ -6,8 +6,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from flowgate_site.models import OrgOwnedModel
-from flowgate_site.querysets import child_queryset
+from core_app.models import OrgOwnedModel
+from core_app.querysets import child_queryset
 from templates_app.querysets import ConfigTemplateQuerySet
 
 

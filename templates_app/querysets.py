@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Max
 
-from flowgate_site.querysets import OrgQuerySet
+from core_app.querysets import OrgQuerySet
 
 
 class ConfigTemplateQuerySet(OrgQuerySet):

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from flowgate_site import audit
+from core_app import audit
 from templates_app import validation
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion
 from templates_app.yaml_loader import ConfigYamlError, load_config_yaml

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from flowgate_site.roles import Role
-from flowgate_site.services import get_org_settings
+from core_app.roles import Role
+from core_app.services import get_org_settings
 from gateways_app.models import Gateway
 from templates_app import collector_check
 from templates_app.components import SECTIONS, catalogue, gateway_source, pooled_source, reported_types

@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from core_app.errors import PublicNotFound
+from core_app.pages import OrgPageMixin
 from deployments_app import actions
 from deployments_app.models import Deployment
-from flowgate_site.errors import PublicNotFound
-from flowgate_site.pages import OrgPageMixin
 from gateways_app.models import Gateway
 from templates_app import services, validation
 from templates_app.diagram import pipeline_diagram

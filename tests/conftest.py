@@ -16,8 +16,8 @@ from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from rest_framework.test import APIClient
 
-from flowgate_site.roles import Role
-from flowgate_site.services import create_organization, set_membership
+from core_app.roles import Role
+from core_app.services import create_organization, set_membership
 
 
 def _retry_flush_on_deadlock():
@@ -64,7 +64,7 @@ def fast_password_hashing(settings):
 def fresh_rate_limits(monkeypatch):
     # Rate-limit counters live in the shared cache (Redis in CI): each test counts from zero, so
     # the limits stay on in every test without the many requests of a whole run adding up.
-    from flowgate_site import ratelimit
+    from core_app import ratelimit
 
     monkeypatch.setattr(ratelimit, "NAMESPACE", f"ratelimit-test-{uuid.uuid4().hex[:12]}")
 

@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
+from core_app.api.mixins import OrgOwnedSerializer, StrictFieldsMixin, scoped_related
 from deployments_app import services
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, EventKind
-from flowgate_site.api.mixins import OrgOwnedSerializer, StrictFieldsMixin, scoped_related
 from gateways_app.models import Gateway
 from templates_app.models import TemplateVersion
 

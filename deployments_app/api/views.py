@@ -11,6 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from core_app.api.mixins import OrgScopedMixin
+from core_app.roles import Role
 from deployments_app import actions
 from deployments_app.api.serializers import (
     DeploymentCreateSerializer,
@@ -21,8 +23,6 @@ from deployments_app.api.serializers import (
 )
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
 from deployments_app.models import Deployment, DeploymentTarget
-from flowgate_site.api.mixins import OrgScopedMixin
-from flowgate_site.roles import Role
 from templates_app.models import ConfigTemplate
 
 

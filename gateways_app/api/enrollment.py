@@ -14,11 +14,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flowgate_site.api.mixins import StrictFieldsMixin
-from flowgate_site.api.parsers import JSONParser
-from flowgate_site.api.throttling import EnrollmentThrottle
-from flowgate_site.audit import client_ip
-from flowgate_site.services import get_org_settings
+from core_app.api.mixins import StrictFieldsMixin
+from core_app.api.parsers import JSONParser
+from core_app.api.throttling import EnrollmentThrottle
+from core_app.audit import client_ip
+from core_app.services import get_org_settings
 from gateways_app import services, tokens
 from gateways_app.api.serializers import InstanceUidField, TagListField
 from gateways_app.models import GatewayMode

@@ -13,10 +13,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flowgate_site.api.mixins import StrictFieldsMixin
-from flowgate_site.api.parsers import JSONParser
-from flowgate_site.api.throttling import GatewayPollThrottle
-from flowgate_site.services import get_org_settings
+from core_app.api.mixins import StrictFieldsMixin
+from core_app.api.parsers import JSONParser
+from core_app.api.throttling import GatewayPollThrottle
+from core_app.services import get_org_settings
 from gateways_app import services, tokens
 from gateways_app.api.enrollment import EnrollmentErrorSerializer, bearer_token
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from flowgate_site.api.mixins import OrgOwnedSerializer
+from core_app.api.mixins import OrgOwnedSerializer
 from gateways_app.models import HEAVY_REPORTED_FIELDS, REPORTED_FIELDS, Gateway, RegistrationToken, Tag
 from gateways_app.services import parse_tag, resolve_tags
 

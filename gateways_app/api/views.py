@@ -8,8 +8,8 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from flowgate_site.api.mixins import AuditedMixin, OrgScopedMixin
-from flowgate_site.roles import Role
+from core_app.api.mixins import AuditedMixin, OrgScopedMixin
+from core_app.roles import Role
 from gateways_app import services
 from gateways_app.api.serializers import (
     DetailSerializer,

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from flowgate_site.api.mixins import OrgOwnedSerializer, OrgSlugField, StrictFieldsMixin, scoped_related
+from core_app.api.mixins import OrgOwnedSerializer, OrgSlugField, StrictFieldsMixin, scoped_related
 from gateways_app.models import Gateway
 from templates_app import collector_check, services
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, ValidationState

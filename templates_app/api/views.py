@@ -11,7 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from flowgate_site.api.mixins import AuditedMixin, OrgScopedMixin
+from core_app.api.mixins import AuditedMixin, OrgScopedMixin
 from templates_app import services, validation
 from templates_app.api.serializers import (
     ConfigTemplateCreateSerializer,

@@ -1,9 +1,9 @@
 import pytest
 from django.test import Client
 
-from flowgate_site import audit
-from flowgate_site.models import Membership, OrgSettings
-from flowgate_site.roles import Role
+from core_app import audit
+from core_app.models import Membership, OrgSettings
+from core_app.roles import Role
 
 
 def login(user):

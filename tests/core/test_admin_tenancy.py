@@ -26,12 +26,12 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from core_app import audit
+from core_app.models import ApiToken, AuditLog, Membership, Organization, OrgSettings
+from core_app.roles import RANK, Role
+from core_app.services import create_api_token, set_membership
 from deployments_app.models import Deployment, DeploymentTarget
 from deployments_app.services import create_deployment
-from flowgate_site import audit
-from flowgate_site.models import ApiToken, AuditLog, Membership, Organization, OrgSettings
-from flowgate_site.roles import RANK, Role
-from flowgate_site.services import create_api_token, set_membership
 from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import create_registration_token
 from templates_app.models import ConfigTemplate, TemplateVersion
@@ -376,7 +376,7 @@ class TestOwnerRole:
     @pytest.fixture
     def dave(self, bob):
         # dave is in initech, where bob is an admin too: bob may pick him.
-        from flowgate_site.services import create_organization
+        from core_app.services import create_organization
         from tests.conftest import make_user
 
         initech = create_organization("initech", "Initech")
@@ -464,7 +464,7 @@ class TestOwnerRole:
 @pytest.fixture
 def unnarrowed_choices(monkeypatch):
     """Admin forms offering every row, as the admin did before: only the save-time check stands."""
-    from flowgate_site.admin_mixins import OrgScopedAdminMixin
+    from core_app.admin_mixins import OrgScopedAdminMixin
 
     def every_row(self, db_field, request, queryset=None):
         return queryset if queryset is not None else db_field.related_model._default_manager.all()
@@ -484,7 +484,7 @@ def test_a_save_into_an_org_where_the_role_is_viewer_is_refused(client, alice, t
 def test_a_save_naming_another_orgs_row_is_refused(alice, ours, theirs):
     from django.core.exceptions import PermissionDenied
 
-    from flowgate_site.admin_mixins import check_write
+    from core_app.admin_mixins import check_write
 
     join(theirs[Organization], alice, "editor")  # may write in both organizations, but not mix them
     with pytest.raises(PermissionDenied, match="belongs to another organization"):

@@ -1,10 +1,10 @@
 import pytest
 from rest_framework.test import APIClient
 
-from flowgate_site import audit
-from flowgate_site.models import AuditLog, OrgSettings
-from flowgate_site.roles import Role
-from flowgate_site.services import create_api_token
+from core_app import audit
+from core_app.models import AuditLog, OrgSettings
+from core_app.roles import Role
+from core_app.services import create_api_token
 
 
 def test_it_lists_only_my_organizations_with_my_role(api_client, org, other_org):

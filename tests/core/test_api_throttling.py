@@ -4,7 +4,7 @@ import secrets
 
 import pytest
 
-from flowgate_site.services import API_TOKEN_PREFIX, create_api_token
+from core_app.services import API_TOKEN_PREFIX, create_api_token
 
 pytestmark = pytest.mark.django_db
 

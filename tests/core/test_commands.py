@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from flowgate_site.models import Organization
+from core_app.models import Organization
 
 
 def run(*args):

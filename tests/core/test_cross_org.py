@@ -12,9 +12,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from core_app import audit
+from core_app.models import AuditLog
 from deployments_app.services import create_deployment
-from flowgate_site import audit
-from flowgate_site.models import AuditLog
 from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import create_registration_token
 from templates_app.models import ConfigTemplate, TemplateVersion

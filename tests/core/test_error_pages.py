@@ -9,7 +9,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from flowgate_site.api.exceptions import exception_handler
+from core_app.api.exceptions import exception_handler
 from tests.pages.conftest import signed_in
 
 # What Django's debug and resolver messages contain; the product's 404 has none of it.
@@ -91,8 +91,8 @@ def test_a_public_404_message_is_shown(alice, org):
     # Messages raised as PublicNotFound are written for people and stay on the page.
     from django.test import RequestFactory
 
-    from flowgate_site.errors import PublicNotFound
-    from flowgate_site.views import page_not_found
+    from core_app.errors import PublicNotFound
+    from core_app.views import page_not_found
 
     request = RequestFactory().get("/x/")
     request.user = alice

@@ -1,4 +1,4 @@
-"""The `__any` lookup (flowgate_site/lookups.py): the same rows as `__in`, with the ids as one parameter."""
+"""The `__any` lookup (core_app/lookups.py): the same rows as `__in`, with the ids as one parameter."""
 
 import pytest
 from django.db import connection

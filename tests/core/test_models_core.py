@@ -1,10 +1,10 @@
 import pytest
 from django.db import IntegrityError
 
-from flowgate_site import audit
-from flowgate_site.models import AuditLog, Membership
-from flowgate_site.roles import Role
-from flowgate_site.services import create_organization, set_membership
+from core_app import audit
+from core_app.models import AuditLog, Membership
+from core_app.roles import Role
+from core_app.services import create_organization, set_membership
 
 
 def test_new_organizations_get_default_settings(db):

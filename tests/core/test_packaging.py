@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # What a checkout holds that is no source: local state, caches and earlier builds.
@@ -40,9 +41,11 @@ def wheel(tmp_path_factory):
 
 
 def local_packages():
-    """The project's own INSTALLED_APPS (a folder at the repository root) and the supervisor."""
+    """The project's own INSTALLED_APPS (a folder at the repository root), the project package (settings, URLs, the
+    server: no app) and the supervisor."""
     local = {Path(app.path).name for app in apps.get_app_configs() if Path(app.path).parent == ROOT}
-    return sorted(local | {"gateway"})
+    project = settings.ROOT_URLCONF.split(".")[0]
+    return sorted(local | {project, "gateway"})
 
 
 def source_files(package):
@@ -55,9 +58,10 @@ def source_files(package):
 
 
 def test_the_local_apps_are_read_from_settings():
-    assert {"flowgate_site", "templates_app", "gateways_app", "opamp_app", "deployments_app", "dashboard_app"} <= set(
+    assert {"core_app", "templates_app", "gateways_app", "opamp_app", "deployments_app", "dashboard_app"} <= set(
         local_packages()
     )
+    assert "flowgate_site" in local_packages()
 
 
 @pytest.mark.parametrize("package", local_packages())
@@ -71,6 +75,8 @@ def test_the_wheel_holds_templates_migrations_and_data(wheel):
     names, _entry_points = wheel
     assert "dashboard_app/templates/dashboard_app/dashboard.html" in names
     assert "flowgate_site/templates/base.html" in names
+    assert "core_app/templates/flowgate_site/_field.html" in names
+    assert "core_app/migrations/0001_initial.py" in names
     assert "gateways_app/migrations/0001_initial.py" in names
     assert any(name.startswith("templates_app/data/") and name.endswith(".json") for name in names)
     assert "opamp_app/proto/opamp.proto" in names

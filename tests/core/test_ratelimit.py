@@ -1,11 +1,11 @@
-"""The counters and the client address behind every rate limit (flowgate_site/ratelimit.py)."""
+"""The counters and the client address behind every rate limit (core_app/ratelimit.py)."""
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
-from flowgate_site import ratelimit
-from flowgate_site.ratelimit import Rate
+from core_app import ratelimit
+from core_app.ratelimit import Rate
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-from flowgate_site.models import Organization
-from flowgate_site.roles import Role
+from core_app.models import Organization
+from core_app.roles import Role
 from gateways_app.models import Gateway
 
 

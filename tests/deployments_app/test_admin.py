@@ -1,11 +1,11 @@
 import pytest
 from django.test import Client
 
+from core_app.models import AuditLog
+from core_app.roles import Role
 from deployments_app.forms import DeploymentForm
 from deployments_app.models import Deployment
 from deployments_app.services import create_deployment
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
 from gateways_app.models import Gateway
 from tests.deployments_app.conftest import make_gateway, make_tag
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from core_app.models import Strategy
+from core_app.roles import Role
 from deployments_app.models import Deployment, DeploymentStatus
-from flowgate_site.models import Strategy
-from flowgate_site.roles import Role
 from gateways_app.models import GatewayStatus
 from tests.deployments_app.engine import deploy, make_fleet, new_version, set_status, tick
 from tests.deployments_app.test_admin import LIST_URL, admin_client

@@ -1,9 +1,9 @@
 import pytest
 
+from core_app.models import AuditLog, Strategy
+from core_app.roles import Role
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from deployments_app.services import create_deployment
-from flowgate_site.models import AuditLog, Strategy
-from flowgate_site.roles import Role
 from gateways_app.models import Gateway
 from tests.deployments_app.conftest import make_gateway, make_tag, make_version
 
@@ -113,7 +113,7 @@ def test_it_filters_deployments_by_status_and_creation_time(api_client, org, ali
 
 
 def test_it_filters_deployments_by_organization(org, other_org, alice, version, other_version, fleet):
-    from flowgate_site.services import set_membership
+    from core_app.services import set_membership
     from tests.conftest import client_for
 
     set_membership(other_org, alice, Role.OWNER)

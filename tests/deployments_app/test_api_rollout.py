@@ -2,9 +2,9 @@
 
 import pytest
 
+from core_app.models import Strategy
+from core_app.roles import Role
 from deployments_app.models import Deployment, DeploymentStatus
-from flowgate_site.models import Strategy
-from flowgate_site.roles import Role
 from gateways_app.models import GatewayStatus
 from templates_app.models import sha256_of
 from tests.deployments_app.conftest import make_gateway, make_version

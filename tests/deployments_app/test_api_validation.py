@@ -2,10 +2,10 @@
 
 import pytest
 
+from core_app.models import AuditLog
+from core_app.roles import Role
+from core_app.services import set_membership
 from deployments_app.models import Deployment, DeploymentTarget
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
-from flowgate_site.services import set_membership
 from gateways_app.models import Gateway
 from tests.conftest import client_for
 from tests.deployments_app.conftest import make_gateway, make_tag

@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
+from core_app.models import AuditLog, Strategy
+from core_app.services import get_org_settings
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from deployments_app.services import create_deployment
-from flowgate_site.models import AuditLog, Strategy
-from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway
 from tests.deployments_app.conftest import make_tag, make_version
 

@@ -10,10 +10,10 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
+from core_app.models import Strategy
 from deployments_app.models import Deployment, DeploymentStatus
 from flowgate_site import embedded_beat
 from flowgate_site.embedded_beat import ROLLOUT_TICKS, EmbeddedBeat, Job
-from flowgate_site.models import Strategy
 from gateways_app.models import Gateway, GatewayStatus
 from tests import live
 from tests.deployments_app.engine import deploy, make_fleet, new_version, report, states

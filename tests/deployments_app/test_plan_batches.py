@@ -2,9 +2,9 @@
 
 import pytest
 
+from core_app.models import Strategy
 from deployments_app.models import Deployment
 from deployments_app.services import plan_batches
-from flowgate_site.models import Strategy
 
 
 def plan(n, strategy, **params):

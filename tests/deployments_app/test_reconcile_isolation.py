@@ -4,10 +4,10 @@ import logging
 
 import pytest
 
+from core_app.models import Strategy
 from deployments_app import reconciliation, rollout, tasks
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
 from flowgate_site import embedded_beat
-from flowgate_site.models import Strategy
 from gateways_app.models import Gateway
 from tests.deployments_app.conftest import make_version
 from tests.deployments_app.engine import NEW, at, deploy, make_fleet, new_version, tick

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core_app.models import AuditLog, Strategy
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
-from flowgate_site.models import AuditLog, Strategy
 from gateways_app.models import Gateway, GatewayStatus
 from templates_app.models import sha256_of
 from tests.deployments_app.engine import (

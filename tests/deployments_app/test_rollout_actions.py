@@ -2,9 +2,9 @@
 
 import pytest
 
+from core_app.models import AuditLog, Strategy
 from deployments_app import actions
 from deployments_app.models import Deployment, DeploymentStatus
-from flowgate_site.models import AuditLog, Strategy
 from gateways_app.models import Gateway, GatewayStatus
 from templates_app.models import sha256_of
 from tests.deployments_app.conftest import make_gateway, make_version

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
+from core_app.services import create_api_token
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
-from flowgate_site.services import create_api_token
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import issue_opamp_token
 from templates_app.models import ConfigTemplate, TemplateVersion

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flowgate_site.services import create_api_token
+from core_app.services import create_api_token
 from tests.live import ROOT, CeleryWorker, Daphne, Output, free_port, redis_key_prefix
 
 WAIT = 40  # seconds for anything the gateway does

@@ -214,10 +214,11 @@ def test_every_path_a_dockerfile_copies_is_in_the_build_context(dockerfile):
             assert kept if (ROOT / source).is_dir() else not ignore.excludes(source), f"{source} is not in the context"
 
 
-def test_every_local_app_is_in_the_portal_image_whole():
-    assert {"flowgate_site", "dashboard_app"} <= set(local_apps())
-    for app in local_apps():
-        assert_in_image("portal.Dockerfile", package_files(app))
+def test_every_local_app_and_the_project_package_are_in_the_portal_image_whole():
+    assert {"core_app", "dashboard_app"} <= set(local_apps())
+    project = settings.ROOT_URLCONF.split(".")[0]  # flowgate_site: settings, URLs, the server; no app
+    for package in [*local_apps(), project]:
+        assert_in_image("portal.Dockerfile", package_files(package))
 
 
 def test_what_the_portal_commands_run_is_in_the_portal_image():

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from flowgate_site.services import get_org_settings
+from core_app.services import get_org_settings
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus
 from gateways_app.services import RestartRefused, create_registration_token, request_restart
 from templates_app.models import ConfigTemplate, TemplateVersion

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from flowgate_site.models import AuditLog
+from core_app.models import AuditLog
 from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus
 from opamp_app.proto import opamp_pb2

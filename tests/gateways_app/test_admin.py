@@ -2,8 +2,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
+from core_app.models import AuditLog
+from core_app.roles import Role
 from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.tokens import verify_registration_token

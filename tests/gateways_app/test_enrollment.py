@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog
+from core_app.models import AuditLog
 from gateways_app import services
 from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
 from gateways_app.tokens import verify_opamp_token

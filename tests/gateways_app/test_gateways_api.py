@@ -1,8 +1,8 @@
 import pytest
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
+from core_app.models import AuditLog
+from core_app.roles import Role
 from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, Tag
 from gateways_app.tokens import TokenError, verify_opamp_token

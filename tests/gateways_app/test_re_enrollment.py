@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog
+from core_app.models import AuditLog
 from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, RegistrationToken
 

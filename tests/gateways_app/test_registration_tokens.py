@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
-from flowgate_site.services import get_org_settings
+from core_app.models import AuditLog
+from core_app.roles import Role
+from core_app.services import get_org_settings
 from gateways_app import services
 from gateways_app.models import RegistrationToken
 from gateways_app.tokens import verify_registration_token

@@ -1,6 +1,6 @@
 import pytest
 
-from flowgate_site.roles import Role
+from core_app.roles import Role
 from gateways_app.models import Tag
 
 URL = "/api/v1/agent-tags/"

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from core_app.models import OrgSettings
 from flowgate_site.celery import app as celery_app
-from flowgate_site.models import OrgSettings
 from gateways_app.models import Gateway, GatewayStatus
 from opamp_app import services, tasks
 

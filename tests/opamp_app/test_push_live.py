@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 
+from core_app.services import get_org_settings
 from deployments_app.services import assign_desired_config
-from flowgate_site.services import get_org_settings
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
 from gateways_app.services import revoke_opamp_tokens
 from opamp_app import push

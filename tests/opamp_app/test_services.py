@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog, OrgSettings
+from core_app.models import AuditLog, OrgSettings
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import create_registration_token, issue_opamp_token, revoke_opamp_token
 from gateways_app.tokens import TokenError

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from core_app.roles import Role
+from core_app.services import create_organization, set_membership
 from deployments_app.models import Deployment
-from flowgate_site.roles import Role
-from flowgate_site.services import create_organization, set_membership
 from gateways_app.models import Gateway, GatewayStatus, RegistrationToken, Tag
 from gateways_app.services import create_registration_token, issue_opamp_token
 from templates_app.models import ConfigTemplate

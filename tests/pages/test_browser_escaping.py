@@ -14,8 +14,8 @@ nothing on these pages waits for a task.
 
 import pytest
 
-from flowgate_site.roles import Role
-from flowgate_site.services import create_organization, set_membership
+from core_app.roles import Role
+from core_app.services import create_organization, set_membership
 from gateways_app.models import Tag
 from templates_app.services import create_template, create_version
 from tests import live

@@ -12,7 +12,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from flowgate_site.views import server_error
+from core_app.views import server_error
 from tests.conftest import make_user
 from tests.pages.conftest import signed_in
 

@@ -4,9 +4,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from flowgate_site.models import AuditLog, OrgSettings
-from flowgate_site.roles import Role
-from flowgate_site.services import set_membership
+from core_app.models import AuditLog, OrgSettings
+from core_app.roles import Role
+from core_app.services import set_membership
 
 pytestmark = pytest.mark.django_db
 

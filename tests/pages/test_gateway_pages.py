@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from flowgate_site.models import AuditLog
+from core_app.models import AuditLog
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import issue_opamp_token
 from opamp_app.messages import Caps

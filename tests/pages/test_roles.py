@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from core_app.roles import Role
 from deployments_app.models import Deployment
-from flowgate_site.roles import Role
 from templates_app.models import ConfigTemplate
 
 from .conftest import CONFIG_V1

@@ -1,8 +1,8 @@
 import pytest
 from django.test import Client
 
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
+from core_app.models import AuditLog
+from core_app.roles import Role
 from templates_app.models import ConfigTemplate, TemplateVersion
 
 from .conftest import PIPELINE_YAML

@@ -1,8 +1,8 @@
 import pytest
 
+from core_app.models import AuditLog
+from core_app.roles import Role
 from deployments_app.models import Deployment
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
 from templates_app.models import ConfigTemplate, TemplateVersion
 from templates_app.services import create_template, create_version
 

@@ -2,9 +2,9 @@ import hashlib
 
 import pytest
 
-from flowgate_site.models import AuditLog, Membership
-from flowgate_site.roles import Role
-from flowgate_site.services import set_membership
+from core_app.models import AuditLog, Membership
+from core_app.roles import Role
+from core_app.services import set_membership
 from templates_app.models import TemplateVersion
 from templates_app.services import create_version
 

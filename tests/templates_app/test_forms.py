@@ -1,6 +1,6 @@
 import pytest
 
-from flowgate_site.roles import Role
+from core_app.roles import Role
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from flowgate_site.models import AuditLog
+from core_app.models import AuditLog
 from templates_app.models import ConfigTemplate, TemplateVersion
 from templates_app.services import create_template, create_version, diff_versions, parse_collector_yaml
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from flowgate_site.roles import Role
+from core_app.roles import Role
 from tests.conftest import client_for, make_user
 
 from .conftest import PIPELINE_YAML

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from flowgate_site.models import AuditLog
-from flowgate_site.roles import Role
-from flowgate_site.services import set_membership
+from core_app.models import AuditLog
+from core_app.roles import Role
+from core_app.services import set_membership
 from gateways_app.models import Gateway, Tag
 from templates_app.models import TemplateVersion
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from flowgate_site.services import get_org_settings
+from core_app.services import get_org_settings
 from gateways_app.models import Gateway
 from templates_app.components import catalogue
 from templates_app.validation import validate_for_org

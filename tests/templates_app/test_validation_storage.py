@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from core_app.models import AuditLog
 from deployments_app.services import create_deployment
-from flowgate_site.models import AuditLog
 from gateways_app.models import Gateway
 from templates_app.models import ValidationState
 from templates_app.services import create_version, revalidate_version

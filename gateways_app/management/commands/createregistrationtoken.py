@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from flowgate_site.models import Organization
+from core_app.models import Organization
 from gateways_app.services import create_registration_token
 
 

@@ -1,0 +1,63 @@
+from rest_framework import serializers
+
+from core_app.api.mixins import StrictFieldsMixin
+from core_app.models import AuditLog, Organization, OrgSettings
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField(help_text="Your role in this organization.")
+
+    class Meta:
+        model = Organization
+        fields = ["id", "slug", "name", "role", "created_at"]
+
+    def get_role(self, org) -> str | None:
+        return org.role_of(self.context["request"].user)
+
+
+class OrgSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = OrgSettings
+        fields = [
+            "organization",
+            "opamp_token_lifetime_days",
+            "registration_token_lifetime_hours",
+            "heartbeat_interval_seconds",
+            "default_strategy",
+            "default_batch_percent",
+            "default_canary_percent",
+            "default_health_window_seconds",
+            "default_failure_threshold_percent",
+            "default_auto_rollback",
+            "extra_allowed_components",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "default_batch_percent": {"max_value": 100},
+            "default_canary_percent": {"max_value": 100},
+            "default_failure_threshold_percent": {"max_value": 100},
+        }
+
+
+class AuditLogSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = AuditLog
+        fields = [
+            "id",
+            "organization",
+            "created_at",
+            "actor_name",
+            "actor_user",
+            "actor_gateway_id",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+            "source_ip",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,198 @@
+"""The cross-cutting core: organizations, memberships, per-org settings, audit log, API tokens."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from core_app.querysets import OrgQuerySet
+from core_app.roles import Role, roles_at_least
+
+
+class OrganizationQuerySet(models.QuerySet):
+    def for_user(self, user, min_role=None):
+        """Organizations the user is a member of, with at least `min_role`; all for superusers."""
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        memberships = Membership.objects.filter(user=user, role__in=roles_at_least(min_role))
+        return self.filter(pk__in=memberships.values("organization_id"))
+
+
+class Organization(models.Model):
+    """A tenant. Everything else in FlowGate belongs to exactly one organization."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrganizationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def role_of(self, user):
+        """The user's role here, or None. Superusers count as owners everywhere."""
+        if user.is_superuser:
+            return Role.OWNER
+        membership = self.memberships.filter(user=user).only("role").first()
+        return membership.role if membership else None
+
+
+class OrgOwnedModel(models.Model):
+    """Base for every model that belongs directly to an organization."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="%(app_label)s_%(class)s_set")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Membership(OrgOwnedModel):
+    """A user's role in one organization."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"],
+                name="%(app_label)s_%(class)s_unique_user",
+                violation_error_message="This user is already a member of the organization.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class Strategy(models.TextChoices):
+    ALL_AT_ONCE = "all_at_once", "All at once"
+    ROLLING = "rolling", "Rolling"
+    CANARY = "canary", "Canary"
+
+
+component_name = RegexValidator(r"^[a-z][a-z0-9_]*$", "Component types are lower-case words like 'otlp'.")
+
+
+def validate_component_list(value):
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError('Give a list of component type names, e.g. ["kafka", "otlp"].')
+    for item in value:
+        component_name(item)
+
+
+class OrgSettings(OrgOwnedModel):
+    """Per-organization settings: token lifetimes, heartbeat, rollout defaults, extra components."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="settings")
+    opamp_token_lifetime_days = models.PositiveIntegerField(default=365, validators=[MinValueValidator(1)])
+    registration_token_lifetime_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
+    heartbeat_interval_seconds = models.PositiveIntegerField(default=30, validators=[MinValueValidator(5)])
+    default_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ROLLING)
+    default_batch_percent = models.PositiveIntegerField(
+        default=25, validators=[MinValueValidator(1)], help_text="Share of targets per rolling batch."
+    )
+    default_canary_percent = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    default_health_window_seconds = models.PositiveIntegerField(default=60)
+    default_failure_threshold_percent = models.PositiveIntegerField(default=10)
+    default_auto_rollback = models.BooleanField(default=True)
+    extra_allowed_components = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_component_list],
+        help_text="Component types allowed beyond those the gateways report.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization__name"]
+        verbose_name = "organization settings"
+        verbose_name_plural = "organization settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(default_batch_percent__lte=100, default_canary_percent__lte=100)
+                & models.Q(default_failure_threshold_percent__lte=100),
+                name="%(app_label)s_%(class)s_percent_range",
+                violation_error_message="Percentages must be between 1 and 100.",
+            )
+        ]
+
+    def __str__(self):
+        return f"Settings of {self.organization}"
+
+
+class AuditLogQuerySet(OrgQuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit entries are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit entries are append-only.")
+
+
+class AuditLog(OrgOwnedModel):
+    """One thing someone (a user or a gateway) did. Append-only: never updated or deleted."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_logs")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Gateways are kept by id, not FK: the entry outlives the gateway it names.
+    actor_gateway_id = models.UUIDField(null=True, blank=True)
+    actor_name = models.CharField(max_length=200, help_text="Who acted, as they were named then.")
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr or self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit entries are append-only.")
+
+
+class ApiToken(models.Model):
+    """A user's personal API token. Only a prefix and an HMAC digest are stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user__username", "-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
