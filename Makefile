@@ -59,7 +59,7 @@ pytest: $(BIN)/.installed
 		$(BIN)/pytest --create-db $(PYTEST_ARGS)
 
 proto: $(BIN)/.installed
-	bash opamp_app/proto/generate.sh
+	bash opamp_core/proto/generate.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -30,8 +30,8 @@ if str(ROOT) not in sys.path:
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 
-from opamp_app import framing  # noqa: E402
-from opamp_app.proto import anyvalue_pb2, opamp_pb2  # noqa: E402
+from opamp_core import framing  # noqa: E402
+from opamp_core.proto import anyvalue_pb2, opamp_pb2  # noqa: E402
 
 Caps = opamp_pb2.AgentCapabilities
 CAPABILITIES = (

@@ -17,7 +17,7 @@ from core_app.models import AuditLog, Strategy
 from dashboard_app.models import FleetSnapshot
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus, Tag
-from opamp_app.messages import AGENT_CAPABILITY_NAMES
+from opamp_core.messages import AGENT_CAPABILITY_NAMES
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, sha256_of
 
 CONFIG = """receivers:

@@ -15,8 +15,8 @@ from django.utils import timezone
 from deployments_app import rollout, tasks
 from deployments_app.models import Deployment, DeploymentStatus
 from gateways_app.models import Gateway, GatewayStatus
-from opamp_app.proto import opamp_pb2
 from opamp_app.push import notify_config_changed
+from opamp_core.proto import opamp_pb2
 
 logger = logging.getLogger(__name__)
 ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig

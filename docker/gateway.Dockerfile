@@ -19,10 +19,10 @@ COPY requirements.txt /app/requirements.txt
 # Only what the supervisor imports, at the versions pinned for the portal.
 RUN pip install --no-cache-dir $(grep -E '^(websockets|PyYAML|protobuf)==' /app/requirements.txt)
 
-# The supervisor and the OpAMP package it shares with the portal (framing, protobuf), each whole: the modules
-# of opamp_app that need Django are never imported here (tests/gateway/test_no_django.py).
+# The supervisor and the OpAMP package it shares with the portal (protobuf, framing, protocol core), each whole
+# and nothing else of the repository: neither imports Django or an app (tests/gateway/test_no_django.py).
 COPY gateway /app/gateway
-COPY opamp_app /app/opamp_app
+COPY opamp_core /app/opamp_core
 COPY docker/gateway-base.yaml /etc/flowgate/base.yaml
 
 RUN useradd --system --home /var/lib/flowgate-gateway flowgate \

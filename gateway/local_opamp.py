@@ -19,8 +19,8 @@ import logging
 import websockets
 from websockets.asyncio.server import serve
 
-from opamp_app import framing
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 
 logger = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ from websockets.asyncio.client import connect
 
 from gateway.backoff import Backoff, parse_retry_after
 from gateway.state import uid_text
-from opamp_app import framing
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import platform
 import time
 
 from gateway import __version__
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 Caps = opamp_pb2.AgentCapabilities
 

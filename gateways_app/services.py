@@ -17,7 +17,7 @@ from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.signals import opamp_tokens_revoked
 from opamp_app import push
-from opamp_app.messages import can_restart
+from opamp_core.messages import can_restart
 
 
 class EnrollmentConflict(Exception):

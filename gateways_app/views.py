@@ -36,7 +36,7 @@ from gateways_app.models import (
     RemoteConfigStatus,
     Tag,
 )
-from opamp_app.messages import can_restart, capability_table
+from opamp_core.messages import can_restart, capability_table
 from templates_app.diffview import unified_rows
 
 PAGE_SIZE = 50

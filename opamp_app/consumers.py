@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from core_app.ratelimit import scope_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, bounds, framing, messages, offload, protocol, services, writes
+from opamp_app import admission, offload, services, writes
 from opamp_app.presence import registry
+from opamp_core import bounds, framing, messages, protocol
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ tree, a component map, an effective config) may cost milliseconds of Python; don
 every other connection of the process waits meanwhile. So the transports hand messages of at
 least FLOWGATE_OPAMP_THREAD_BYTES to a worker thread, whose Python code the interpreter
 interleaves with the loop's. (The protobuf parser itself holds the GIL whatever thread runs it:
-opamp_app.bounds keeps what reaches it small.)
+opamp_core.bounds keeps what reaches it small.)
 """
 
 from asgiref.sync import sync_to_async

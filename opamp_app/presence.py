@@ -34,8 +34,8 @@ from django.utils import timezone
 
 from opamp_app import services
 from opamp_app.heap import HeapKeeper
-from opamp_app.protocol import OFFLINE
 from opamp_app.writes import status_writes
+from opamp_core.protocol import OFFLINE
 
 logger = logging.getLogger(__name__)
 

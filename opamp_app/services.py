@@ -26,7 +26,7 @@ from core_app.models import OrgSettings
 from core_app.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
-from opamp_app import convert, protocol
+from opamp_core import convert, protocol
 
 logger = logging.getLogger(__name__)
 

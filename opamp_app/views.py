@@ -21,8 +21,9 @@ from django.views.decorators.http import require_POST
 
 from core_app.ratelimit import client_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, bounds, compression, framing, messages, offload, protocol, services, writes
+from opamp_app import admission, offload, services, writes
 from opamp_app.presence import registry
+from opamp_core import bounds, compression, framing, messages, protocol
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ import time
 from channels.db import database_sync_to_async
 from django.db import DataError, IntegrityError
 
-from opamp_app import protocol, services
+from opamp_app import services
+from opamp_core import protocol
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.live import Daphne, free_port
 from tests.opamp_app.conftest import make_token
 from tests.opamp_app.peer import CONFIG_CAPS, Agent

@@ -20,7 +20,7 @@ import requests
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.live import ROOT, Daphne, free_port, server_env
 
 pytestmark = [pytest.mark.live_server_process, pytest.mark.django_db(transaction=True)]

@@ -1,8 +1,8 @@
-"""pyproject.toml: the wheel `pip install .` builds holds every local app and the supervisor, whole.
+"""pyproject.toml: the wheel `pip install .` builds holds every local app, the supervisor and the OpAMP core, whole.
 
 Packages are found by exclusion, so a new app is packaged without anyone listing it; this test builds the wheel
 (offline, from a copy of the tree, so the build leaves nothing in the work tree) and fails if an app, one of its
-templates, migrations or data files, or the supervisor is missing, or if something that is not the project's
+templates, migrations or data files, the supervisor or opamp_core is missing, or if something that is not the project's
 (tests, bench) slipped in.
 """
 
@@ -42,10 +42,10 @@ def wheel(tmp_path_factory):
 
 def local_packages():
     """The project's own INSTALLED_APPS (a folder at the repository root), the project package (settings, URLs, the
-    server: no app) and the supervisor."""
+    server: no app), the supervisor and the OpAMP core."""
     local = {Path(app.path).name for app in apps.get_app_configs() if Path(app.path).parent == ROOT}
     project = settings.ROOT_URLCONF.split(".")[0]
-    return sorted(local | {project, "gateway"})
+    return sorted(local | {project, "gateway", "opamp_core"})
 
 
 def source_files(package):
@@ -62,6 +62,7 @@ def test_the_local_apps_are_read_from_settings():
         local_packages()
     )
     assert "flowgate_site" in local_packages()
+    assert {"gateway", "opamp_core"} <= set(local_packages())
 
 
 @pytest.mark.parametrize("package", local_packages())
@@ -79,7 +80,7 @@ def test_the_wheel_holds_templates_migrations_and_data(wheel):
     assert "core_app/migrations/0001_initial.py" in names
     assert "gateways_app/migrations/0001_initial.py" in names
     assert any(name.startswith("templates_app/data/") and name.endswith(".json") for name in names)
-    assert "opamp_app/proto/opamp.proto" in names
+    assert "opamp_core/proto/opamp.proto" in names
 
 
 def test_the_wheel_holds_nothing_but_the_projects_packages(wheel):

@@ -19,8 +19,8 @@ from collections import Counter
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from opamp_app import framing
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 Caps = opamp_pb2.AgentCapabilities
 CAPABILITIES = (

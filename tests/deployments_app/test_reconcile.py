@@ -6,7 +6,7 @@ from core_app.models import Strategy
 from deployments_app import reconciliation, tasks
 from deployments_app.models import Deployment, DeploymentStatus
 from gateways_app.models import Gateway, GatewayStatus
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.deployments_app.engine import at, deploy, make_fleet, new_version, report_sent, tick
 
 ACCEPTS = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig

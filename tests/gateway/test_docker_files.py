@@ -235,8 +235,15 @@ def test_what_the_portal_commands_run_is_in_the_portal_image():
 
 def test_every_module_the_supervisor_imports_is_in_the_gateway_image():
     closure = import_closure(path for path in package_files("gateway") if path.endswith(".py"))
-    assert {"gateway/__main__.py", "opamp_app/framing.py", "opamp_app/proto/opamp_pb2.py"} <= closure
+    assert {"gateway/__main__.py", "opamp_core/framing.py", "opamp_core/proto/opamp_pb2.py"} <= closure
     assert_in_image("gateway.Dockerfile", sorted(closure) + ["requirements.txt"])
+
+
+def test_the_gateway_image_copies_the_supervisor_and_the_opamp_core_whole_and_no_app():
+    # Nothing of the portal (opamp_app and the other apps need Django, which the image does not install).
+    sources = {source.rstrip("/") for sources, _target in copies("gateway.Dockerfile") for source in sources}
+    assert sources == {"gateway", "opamp_core", "requirements.txt", "docker/gateway-base.yaml"}
+    assert_in_image("gateway.Dockerfile", package_files("gateway") + package_files("opamp_core"))
 
 
 # Local state, caches and secrets never enter the build context (nor, so, an image layer); nor what no image runs.

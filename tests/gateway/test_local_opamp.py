@@ -18,8 +18,8 @@ from gateway.configs import ConfigManager
 from gateway.local_opamp import LocalOpAMPServer, with_opamp_extension
 from gateway.state import Identity, RemoteConfigState, StateDir
 from gateway.supervisor import Supervisor
-from opamp_app import framing
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 from tests.gateway.conftest import filelog_config
 from tests.live import free_port
 

@@ -6,7 +6,7 @@ import pytest
 
 from gateway import config
 from gateway.opamp_client import STATUS_PARTS, OpAMPClient, Refused, Unavailable, UpgradeRefused, _status_error
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 
 
 class FakeAgent:

@@ -6,7 +6,7 @@ from django.urls import reverse
 from core_app.models import AuditLog
 from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 
 CAN_RESTART = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRestartCommand
 

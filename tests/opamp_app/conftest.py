@@ -13,8 +13,8 @@ from websockets.sync.client import connect
 
 from flowgate_site.celery import app as celery_app
 from gateways_app.services import create_registration_token, issue_opamp_token, revoke_opamp_token
-from opamp_app import framing
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 from tests.live import Daphne, free_port, redis_url
 from tests.opamp_app.peer import CONFIG_CAPS, Agent
 

@@ -4,8 +4,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from opamp_app import framing, protocol
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core import framing, protocol
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 Caps = opamp_pb2.AgentCapabilities
 BASE_CAPS = Caps.AgentCapabilities_ReportsStatus | Caps.AgentCapabilities_ReportsEffectiveConfig

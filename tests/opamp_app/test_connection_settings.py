@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from opamp_app import protocol
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import BASE_CAPS, Agent, Server
 
 HEARTBEAT_CAPS = BASE_CAPS | opamp_pb2.AgentCapabilities_ReportsHeartbeat

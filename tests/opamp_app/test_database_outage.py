@@ -3,7 +3,7 @@
 import pytest
 from asgiref.sync import async_to_sync
 
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.handshake import handshake
 from tests.opamp_app.peer import Agent
 from tests.opamp_app.test_http_transport import post, reply_of

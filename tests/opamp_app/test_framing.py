@@ -2,8 +2,8 @@
 
 import pytest
 
-from opamp_app import framing
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 
 
 def agent_message():

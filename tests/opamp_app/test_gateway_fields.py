@@ -3,8 +3,8 @@
 import uuid
 
 from gateways_app.models import Gateway
-from opamp_app import protocol
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import Agent, Server, description, effective_config, remote_status
 
 MODEL_FIELDS = {model_field.name for model_field in Gateway._meta.get_fields()}

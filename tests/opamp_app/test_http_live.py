@@ -10,7 +10,7 @@ import requests
 from django.db import connection, transaction
 
 from gateways_app.models import Gateway
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.live import Daphne, free_port
 from tests.opamp_app.peer import CONFIG_CAPS, Agent
 

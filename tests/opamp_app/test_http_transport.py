@@ -12,8 +12,8 @@ import pytest
 from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus
 from opamp_app import services
-from opamp_app.convert import config_hash
-from opamp_app.proto import opamp_pb2
+from opamp_core.convert import config_hash
+from opamp_core.proto import opamp_pb2
 from templates_app.services import create_template
 from tests.opamp_app.conftest import BAD_TOKENS
 from tests.opamp_app.peer import CONFIG_CAPS, Agent, description, remote_status

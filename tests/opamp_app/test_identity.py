@@ -3,8 +3,8 @@
 import uuid
 from dataclasses import replace
 
-from opamp_app import protocol
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import Agent, Server, description, field_names
 
 REQUEST_UID = opamp_pb2.AgentToServerFlags_RequestInstanceUid

@@ -17,7 +17,7 @@ What the client (0.5b0) cannot do, and how the test deals with it:
   so two messages queued before the first is sent carry the same number; our server then asks
   for the full state once more (harmless); nothing in this test depends on it.
 - Its generated protobuf is package `opamp.proto` (file `opamp.proto`); ours is
-  `opamp.proto.v1` (file `opamp_app/proto/opamp.proto`): both load in one process, no clash.
+  `opamp.proto.v1` (file `opamp_core/proto/opamp.proto`): both load in one process, no clash.
 """
 
 import threading
@@ -34,7 +34,7 @@ from opentelemetry._opamp.proto import opamp_pb2 as client_pb2
 from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import create_registration_token, revoke_opamp_tokens
-from opamp_app.convert import config_hash
+from opamp_core.convert import config_hash
 from templates_app.services import create_template
 from tests.live import Daphne, free_port
 

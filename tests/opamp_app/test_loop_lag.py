@@ -15,9 +15,9 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from gateways_app.models import Gateway
-from opamp_app import framing
 from opamp_app.consumers import OpAMPConsumer
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.conftest import make_token
 from tests.opamp_app.peer import Agent, description
 

@@ -17,8 +17,8 @@ from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
 from gateways_app.services import revoke_opamp_tokens
 from opamp_app import push
-from opamp_app.convert import config_hash
-from opamp_app.proto import opamp_pb2
+from opamp_core.convert import config_hash
+from opamp_core.proto import opamp_pb2
 from templates_app.services import create_template
 from tests.opamp_app.conftest import WS_CAPS, WsAgent, make_token, open_ws
 from tests.opamp_app.peer import remote_status

@@ -3,9 +3,9 @@
 import hashlib
 from dataclasses import replace
 
-from opamp_app import protocol
-from opamp_app.convert import config_hash
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.convert import config_hash
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import BASE_CAPS, CONFIG_CAPS, YAML, Agent, Server, remote_status
 
 DESIRED = "receivers:\n  otlp: {}\nexporters:\n  debug: {}\n"

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opamp_app import framing, messages, protocol
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing, messages, protocol
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import field_names
 
 UID = bytes(range(16))
@@ -59,7 +59,7 @@ def test_the_capability_table_lists_every_named_agent_bit():
 
 def test_the_protocol_core_imports_without_django():
     code = (
-        "import sys; import opamp_app.protocol, opamp_app.framing, opamp_app.messages, opamp_app.proto.opamp_pb2; "
+        "import sys; import opamp_core.protocol, opamp_core.framing, opamp_core.messages, opamp_core.proto.opamp_pb2; "
         "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'channels')], 'django imported'"
     )
     # Run in a fresh interpreter: this test process has Django loaded by pytest-django.

@@ -2,7 +2,7 @@
 
 A report over a count is answered BAD_REQUEST naming the bound and its setting, and is not
 asked for again; an effective config over its size is stored cut, with a comment saying so.
-The bounds are checked on the bytes (opamp_app/bounds.py), before the protobuf parser runs.
+The bounds are checked on the bytes (opamp_core/bounds.py), before the protobuf parser runs.
 """
 
 import subprocess
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from gateways_app.models import Gateway
-from opamp_app import bounds
-from opamp_app.convert import Limits, config_hash
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core import bounds
+from opamp_core.convert import Limits, config_hash
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 from tests.opamp_app.peer import BASE_CAPS, Agent, description, effective_config, kv
 from tests.opamp_app.transports import over_http, over_websocket
 
@@ -145,7 +145,7 @@ def test_an_effective_config_over_its_size_is_stored_cut_with_a_comment(exchange
 def test_the_bounds_import_without_django():
     # The gateway supervisor shares the protocol package: it must not pull Django in.
     code = (
-        "import sys; import opamp_app.bounds, opamp_app.convert; "
+        "import sys; import opamp_core.bounds, opamp_core.convert; "
         "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'channels')], 'django imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], check=True, env={"PATH": ""})

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateways_app.models import Gateway
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

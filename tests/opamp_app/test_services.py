@@ -10,7 +10,8 @@ from core_app.models import AuditLog, OrgSettings
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import create_registration_token, issue_opamp_token, revoke_opamp_token
 from gateways_app.tokens import TokenError
-from opamp_app import protocol, services
+from opamp_app import services
+from opamp_core import protocol
 from tests.opamp_app.peer import Agent, Server
 
 pytestmark = pytest.mark.django_db

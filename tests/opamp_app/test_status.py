@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from opamp_app import protocol
-from opamp_app.convert import sha256_hex
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.convert import sha256_hex
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import NOW, YAML, Agent, Server, description, effective_config, field_names, remote_status
 
 FULL_STATE = opamp_pb2.ServerToAgentFlags_ReportFullState

@@ -12,9 +12,9 @@ import math
 import pytest
 
 from gateways_app.models import Gateway
-from opamp_app import protocol
-from opamp_app.convert import NUL_MARK, TRUNCATED
-from opamp_app.proto import opamp_pb2
+from opamp_core import protocol
+from opamp_core.convert import NUL_MARK, TRUNCATED
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import CONFIG_CAPS, Agent, description, effective_config, kv, remote_status
 from tests.opamp_app.transports import over_http, over_websocket
 

@@ -4,7 +4,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 
 from gateways_app.models import Gateway
-from opamp_app.convert import config_hash
+from opamp_core.convert import config_hash
 from tests.live import Daphne, free_port
 from tests.opamp_app.conftest import WsAgent, open_ws
 from tests.opamp_app.peer import effective_config

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from gateways_app.models import Gateway, GatewayStatus
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 from tests.opamp_app.conftest import WsAgent, make_token, open_ws
 from tests.opamp_app.peer import description
 

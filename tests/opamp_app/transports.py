@@ -3,9 +3,9 @@
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-from opamp_app import framing
 from opamp_app.consumers import OpAMPConsumer
-from opamp_app.proto import opamp_pb2
+from opamp_core import framing
+from opamp_core.proto import opamp_pb2
 
 PROTOBUF = "application/x-protobuf"
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from core_app.models import AuditLog
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import issue_opamp_token
-from opamp_app.messages import Caps
+from opamp_core.messages import Caps
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from opamp_app.convert import stable_json_hash
+from opamp_core.convert import stable_json_hash
 from templates_app.components import SECTIONS
 from templates_app.validation import validate_config
 

@@ -17,9 +17,9 @@ bytes field costs nothing to parse); convert.effective_config() cuts the stored 
 
 from google.protobuf.descriptor import FieldDescriptor
 
-from opamp_app.convert import Limits
-from opamp_app.framing import FramingError
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core.convert import Limits
+from opamp_core.framing import FramingError
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 # The protobuf parser's own nesting limit: the walk leaves deeper messages to it (it refuses
 # them), long before Python's recursion limit.

@@ -28,9 +28,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from opamp_app import convert
-from opamp_app.messages import bad_request, base_reply
-from opamp_app.proto import opamp_pb2
+from opamp_core import convert
+from opamp_core.messages import bad_request, base_reply
+from opamp_core.proto import opamp_pb2
 
 Caps = opamp_pb2.AgentCapabilities
 

@@ -7,7 +7,7 @@ Plain Python: the gateway supervisor uses the same functions as the server.
 
 from google.protobuf.message import DecodeError, Message
 
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 
 HEADER = 0
 MAX_HEADER_BYTES = 10  # a 64-bit varint never needs more
@@ -80,7 +80,7 @@ def parse(data: bytes, message_type=opamp_pb2.AgentToServer, max_size: int = DEF
     """Parse protobuf bytes without header (a plain-HTTP body). Errors as for decode().
 
     `check(data)` runs first when given: it may refuse the bytes with a FramingError before the
-    parser spends time on them (the transports pass opamp_app.bounds.check).
+    parser spends time on them (the transports pass opamp_core.bounds.check).
     """
     if len(data) > max_size:
         raise MessageTooBig(f"message of {len(data)} bytes exceeds the {max_size}-byte limit")

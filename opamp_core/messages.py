@@ -1,12 +1,12 @@
 """Stand-alone ServerToAgent messages and the capability bits of both sides.
 
-Plain Python (generated protobuf + stdlib). opamp_app.protocol builds the replies to status
+Plain Python (generated protobuf + stdlib). opamp_core.protocol builds the replies to status
 reports; this module holds what a transport or a page needs besides: the server's
 capabilities, capability names, error replies (BAD_REQUEST, UNAVAILABLE) and the Restart
 command.
 """
 
-from opamp_app.proto import opamp_pb2
+from opamp_core.proto import opamp_pb2
 
 Caps = opamp_pb2.AgentCapabilities
 ServerCaps = opamp_pb2.ServerCapabilities

@@ -8,7 +8,7 @@ enough to refuse it, and memory never holds more than the limit.
 import gzip
 import zlib
 
-from opamp_app.framing import FramingError, MessageTooBig
+from opamp_core.framing import FramingError, MessageTooBig
 
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib's flag for a gzip header and trailer
 

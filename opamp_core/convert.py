@@ -1,6 +1,6 @@
 """Turn OpAMP status sub-messages into plain, JSON-able Python values, and hash them.
 
-Plain Python (generated protobuf + stdlib only): used by opamp_app.protocol and safe to import
+Plain Python (generated protobuf + stdlib only): used by opamp_core.protocol and safe to import
 without Django settings. Every function is pure; dict keys are sorted where order matters so
 that equal input always gives an equal (and equally hashed) value.
 
@@ -9,7 +9,7 @@ refused by the database (it would be answered "retry later" forever). So text ha
 character (PostgreSQL refuses it in text and jsonb; it becomes NUL_MARK), numbers are finite
 (jsonb has no NaN or Infinity; they become the strings "NaN", "Infinity", "-Infinity"), and
 what a report may carry is bounded (`Limits`, docs/security.md "OpAMP report bounds"; the
-trees and lists are checked on the bytes before parsing, by opamp_app.bounds; the effective
+trees and lists are checked on the bytes before parsing, by opamp_core.bounds; the effective
 config is cut here, with a comment saying so). Column lengths are the caller's (clip()).
 """
 
@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from opamp_app.proto import anyvalue_pb2, opamp_pb2
+from opamp_core.proto import anyvalue_pb2, opamp_pb2
 
 RemoteConfigStatuses = opamp_pb2.RemoteConfigStatuses
 
@@ -58,7 +58,7 @@ TRUNCATED = "\u2026"
 class Limits:
     """Bounds on what one report may carry; the transports fill them from the FLOWGATE_OPAMP_MAX_* settings.
 
-    Checked on the report's bytes by opamp_app.bounds (all but the last), cut here (the last):
+    Checked on the report's bytes by opamp_core.bounds (all but the last), cut here (the last):
     attributes: values in one attribute list, those nested in arrays and lists included
       (agent description, a health component's attributes, a component's metadata);
     health_components: components of a health tree, its root aside; health_depth: its levels;
