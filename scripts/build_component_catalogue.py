@@ -1,14 +1,15 @@
-"""Build templates_app/data/otelcol-contrib-components-v<version>.json from the shared catalogue TSV.
+"""Build templates_app/data/otelcol-contrib-components-v<version>.json from a catalogue TSV.
 
 The TSV (columns kind, type, module, source) lists every component module of one upstream
-otelcol-contrib release with the type name used in collector YAML. Validation uses the JSON as
+otelcol-contrib release with the type name used in collector YAML; the one in use is kept in
+scripts/data/otelcol-contrib/ (its README says where it comes from). Validation uses the JSON as
 the available components of gateways that did not report their own (docs/deployments.md).
 
-    python scripts/build_component_catalogue.py ../shared/reference/otelcol-contrib/components-v0.130.0.tsv
+    python scripts/build_component_catalogue.py            # from scripts/data/otelcol-contrib/components-v0.130.0.tsv
+    python scripts/build_component_catalogue.py other.tsv  # another release's components-v<version>.tsv
 
 The version is read from the file name; the output goes next to templates_app/components.py.
-Run it again (and commit the result) when moving to another release.
-"""
+Run it again (and commit the TSV and the result) when moving to another release."""
 
 import csv
 import json
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "templates_app" / "data"
+SOURCE_TSV = Path(__file__).resolve().parent / "data" / "otelcol-contrib" / "components-v0.130.0.tsv"
 KINDS = {
     "receiver": "receivers",
     "processor": "processors",
@@ -52,9 +54,9 @@ def render(catalogue):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) > 2:
         raise SystemExit(__doc__)
-    catalogue = build(argv[1])
+    catalogue = build(argv[1] if len(argv) == 2 else SOURCE_TSV)
     path = output_path(catalogue)
     path.write_text(render(catalogue))
     counts = ", ".join(f"{len(types)} {section}" for section, types in catalogue["components"].items())

