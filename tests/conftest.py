@@ -6,7 +6,6 @@
 """
 
 import os
-import time
 import uuid
 from contextlib import contextmanager
 
@@ -19,29 +18,34 @@ from rest_framework.test import APIClient
 from core_app.roles import Role
 from core_app.services import create_organization, set_membership
 
-
-def _retry_flush_on_deadlock():
-    """Live servers (Daphne, Celery worker and beat) keep writing presence and rollout ticks while a
-    transactional test flushes the database; PostgreSQL may then pick the flush's TRUNCATE as a
-    deadlock victim. The flush is simply tried again."""
-    from django.core.management.base import CommandError
-    from django.test.testcases import TransactionTestCase
-
-    original = TransactionTestCase._fixture_teardown
-
-    def teardown(self):
-        for attempt in range(5):
-            try:
-                return original(self)
-            except CommandError as exc:
-                if "deadlock" not in str(exc.__cause__).lower() or attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
-    TransactionTestCase._fixture_teardown = teardown
+# Fails a test that starts a process or a browser without the `process` / `browser` marker (make test-fast).
+pytest_plugins = ["pytester", "tests.process_guard"]
 
 
-_retry_flush_on_deadlock()
+def _is_transactional(request):
+    marker = request.node.get_closest_marker("django_db")
+    by_marker = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    return bool(by_marker) or bool({"transactional_db", "live_server"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def flush_outlasts_live_servers(request):
+    """A transactional test's database flush is never the one PostgreSQL aborts in a deadlock.
+
+    Live servers (Daphne, a Celery worker and beat, module-scoped fixtures) go on writing presence and rollout
+    ticks while a test's teardown flushes the database; a server transaction that holds a row and then waits for
+    a table the flush's TRUNCATE already holds is a deadlock. This fixture is set up after the test's database
+    (so torn down before its flush) and makes the flush outwait the servers (tests/live.py `outlast_deadlocks`):
+    the server's transaction is aborted, and retried by the server, instead of the flush failing the test.
+    """
+    if not _is_transactional(request):
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, torn down (flushed) after this fixture
+    yield
+    from tests.live import outlast_deadlocks
+
+    outlast_deadlocks()
 
 
 def pytest_configure(config):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import override_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,26 @@ def unavailable(message):
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+# Far above the servers' (PostgreSQL's default, 1 s): see outlast_deadlocks.
+FLUSH_DEADLOCK_TIMEOUT = "60s"
+
+
+def outlast_deadlocks(using="default"):
+    """Make this process's connection the last in any deadlock to check for it, so never the one aborted.
+
+    PostgreSQL aborts the transaction whose deadlock_timeout runs out first once it waits in a cycle. Before a
+    transactional test's flush (tests/conftest.py, flush_outlasts_live_servers), the flush's connection waits far
+    longer than the live servers' connections: a server transaction caught in a cycle with the flush's TRUNCATE is
+    the one aborted, and the server retries its write. deadlock_timeout is a superuser setting: the test database's
+    user is a superuser (CI's is `postgres`) or was granted it (PostgreSQL 15: GRANT SET ON PARAMETER).
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return  # SQLite: one writer at a time, no deadlocks
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET deadlock_timeout = '{FLUSH_DEADLOCK_TIMEOUT}'")
 
 
 def test_database_url():

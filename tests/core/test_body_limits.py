@@ -33,6 +33,7 @@ def test_the_defaults_cover_the_unauthenticated_entry_points():
     assert limits.limit_for(b"/templates/new/") == 4 * 1024 * 1024
 
 
+@pytest.mark.process
 def test_the_opamp_limits_follow_the_opamp_message_limit():
     # settings.py builds the default table from FLOWGATE_OPAMP_MAX_MESSAGE_BYTES: raising one raises the other.
     probe = (

@@ -11,7 +11,7 @@ from tests.live import Daphne, free_port
 from tests.opamp_app.conftest import make_token
 from tests.opamp_app.peer import CONFIG_CAPS, Agent
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(120)]
 
 MiB = 1024 * 1024
 STREAMED = 300 * MiB  # what a client offers; never stored, generated chunk by chunk

@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from opamp_core.proto import opamp_pb2
 from tests.live import ROOT, Daphne, free_port, server_env
 
-pytestmark = [pytest.mark.live_server_process, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.process, pytest.mark.django_db(transaction=True)]
 
 POSTGRES_BIN = "/usr/lib/postgresql/15/bin"
 

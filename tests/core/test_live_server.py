@@ -6,7 +6,7 @@ import pytest
 
 from tests.live import Daphne, free_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process]
 
 
 @pytest.fixture

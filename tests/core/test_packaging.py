@@ -17,6 +17,8 @@ import pytest
 from django.apps import apps
 from django.conf import settings
 
+pytestmark = pytest.mark.process  # the wheel is built by pip in a subprocess
+
 ROOT = Path(__file__).resolve().parents[2]
 # What a checkout holds that is no source: local state, caches and earlier builds.
 NOT_SOURCE = shutil.ignore_patterns(

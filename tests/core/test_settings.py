@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process  # each test reads the settings in a fresh interpreter
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 PROBE = """
 import json, django

@@ -13,7 +13,7 @@ from tests.live import Daphne, free_port
 from tests.opamp_app.conftest import WsAgent, make_token, open_ws
 from tests.opamp_app.peer import CONFIG_CAPS, Agent
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(60)]
 
 HEADER_TIMEOUT = 1.0
 HEADS = {

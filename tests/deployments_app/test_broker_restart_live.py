@@ -26,7 +26,7 @@ from tests.live import CeleryWorker, Daphne, free_port, unavailable, wait_for_po
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.live_server_process,
+    pytest.mark.process,
     pytest.mark.redis,
     pytest.mark.timeout(120),
 ]

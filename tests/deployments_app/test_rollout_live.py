@@ -22,7 +22,7 @@ from tests.live import CeleryWorker, Daphne, free_port, redis_key_prefix, redis_
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.live_server_process,
+    pytest.mark.process,
     pytest.mark.redis,
     pytest.mark.timeout(300),
 ]

@@ -21,7 +21,7 @@ from gateway.state import StateDir
 from tests.gateway.conftest import broken_config, filelog_config, telemetry_base
 from tests.live import ROOT, free_port
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from gateway.collector import Components, list_components
 from gateway.report import available_components
 
@@ -32,6 +34,7 @@ def test_components_output_is_parsed_by_kind_with_modules_and_version():
     assert parsed.has("exporters", "otlphttp") and not parsed.has("extensions", "opamp")
 
 
+@pytest.mark.process
 def test_the_real_collector_lists_its_components(collector_binary):
     parsed = asyncio.run(list_components(collector_binary))
     assert parsed.has("receivers", "filelog") and parsed.has("exporters", "otlphttp")

@@ -166,6 +166,7 @@ def supervisor_with(tmp_path, binary, *, port, extensions):
     return supervisor
 
 
+@pytest.mark.process
 def test_the_endpoint_runs_only_for_a_collector_with_the_extension(tmp_path, collector_binary):
     async def extend_of(supervisor):
         return await supervisor._start_local_endpoint()
@@ -175,6 +176,7 @@ def test_the_endpoint_runs_only_for_a_collector_with_the_extension(tmp_path, col
         assert asyncio.run(extend_of(supervisor)) is None and supervisor.local is None
 
 
+@pytest.mark.process
 @pytest.mark.timeout(120)
 def test_the_supervisors_health_carries_what_the_collector_reports(tmp_path, collector_binary):
     """A running collector (the real binary), and its opamp extension reporting a failing exporter."""

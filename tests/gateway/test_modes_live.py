@@ -18,7 +18,7 @@ from tests.live import free_port, stop_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.live_server_process,
+    pytest.mark.process,
     pytest.mark.redis,
     pytest.mark.timeout(180),
 ]

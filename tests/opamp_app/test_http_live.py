@@ -14,7 +14,7 @@ from opamp_core.proto import opamp_pb2
 from tests.live import Daphne, free_port
 from tests.opamp_app.peer import CONFIG_CAPS, Agent
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(60)]
 
 PROTOBUF = "application/x-protobuf"
 

@@ -38,7 +38,7 @@ from opamp_core.convert import config_hash
 from templates_app.services import create_template
 from tests.live import Daphne, free_port
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live_server_process, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(90)]
 
 CONFIG = (
     "receivers:\n  otlp:\n    protocols:\n      http: {}\n"

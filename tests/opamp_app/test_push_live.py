@@ -24,7 +24,7 @@ from tests.opamp_app.conftest import WS_CAPS, WsAgent, make_token, open_ws
 from tests.opamp_app.peer import remote_status
 from tests.opamp_app.test_websocket_live import wait_for_row
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(90)]
 
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      grpc: {}\nexporters:\n  debug: {}\n"
 APPLIED = opamp_pb2.RemoteConfigStatuses_APPLIED

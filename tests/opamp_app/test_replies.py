@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from opamp_core import framing, messages, protocol
 from opamp_core.proto import opamp_pb2
 from tests.opamp_app.peer import field_names
@@ -57,6 +59,7 @@ def test_the_capability_table_lists_every_named_agent_bit():
     assert ("ReportsHeartbeat", True) in table
 
 
+@pytest.mark.process
 def test_the_protocol_core_imports_without_django():
     code = (
         "import sys; import opamp_core.protocol, opamp_core.framing, opamp_core.messages, opamp_core.proto.opamp_pb2; "

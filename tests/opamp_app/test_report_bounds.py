@@ -142,6 +142,7 @@ def test_an_effective_config_over_its_size_is_stored_cut_with_a_comment(exchange
     assert row.effective_config_hash == config_hash(config)  # of what the agent runs: drift stays true
 
 
+@pytest.mark.process
 def test_the_bounds_import_without_django():
     # The gateway supervisor shares the protocol package: it must not pull Django in.
     code = (

@@ -6,7 +6,7 @@ from websockets.exceptions import InvalidStatus
 from tests.live import Daphne, free_port, server_env, start, stop_process, wait_for_port
 from tests.opamp_app.conftest import BAD_TOKENS, expired_token, open_ws, revoked_token
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(60)]
 
 
 @pytest.mark.parametrize("kind", BAD_TOKENS)

@@ -9,7 +9,7 @@ from tests.live import Daphne, free_port
 from tests.opamp_app.conftest import WsAgent, open_ws
 from tests.opamp_app.peer import effective_config
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(60)]
 
 SMALL_LIMIT = 64 * 1024
 

@@ -11,7 +11,7 @@ from opamp_core.proto import opamp_pb2
 from tests.opamp_app.conftest import WsAgent, make_token, open_ws
 from tests.opamp_app.peer import description
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(60)]
 
 FULL_STATE = opamp_pb2.ServerToAgentFlags_ReportFullState
 BAD_REQUEST = opamp_pb2.ServerErrorResponseType_BadRequest

@@ -54,6 +54,7 @@ def fleet(org):
     return [Gateway.objects.create(organization=org, name=f"w-{index:02d}") for index in range(AGENTS)]
 
 
+@pytest.mark.process
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(90)
 def test_two_processes_share_the_port_and_a_push_reaches_agents_on_both(

@@ -33,7 +33,8 @@ import pages_data  # noqa: E402
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.live_server_process,
+    pytest.mark.process,
+    pytest.mark.browser,
     pytest.mark.redis,
     pytest.mark.timeout(240),
 ]

@@ -26,7 +26,8 @@ from tests.pages.test_browser import PASSWORD, VALID
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.live_server_process,
+    pytest.mark.process,
+    pytest.mark.browser,
     pytest.mark.redis,
     pytest.mark.timeout(180),
 ]

@@ -67,6 +67,7 @@ def test_the_corpus_has_valid_and_invalid_configs():
     assert outcomes.count("valid") >= 3 and outcomes.count("component.unavailable") >= 3
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("path", CORPUS, ids=[path.stem for path in CORPUS])
 def test_flowgate_and_the_collector_agree(path, binary, small_build, org):
     expected = expectation(path)
@@ -86,6 +87,7 @@ def test_flowgate_and_the_collector_agree(path, binary, small_build, org):
         assert result.errors[0].message.endswith("on gateway small-build.")
 
 
+@pytest.mark.process
 class TestDeepCheck:
     def test_it_passes_a_config_the_collector_accepts(self, binary, settings):
         settings.FLOWGATE_COLLECTOR_BINARY = binary
