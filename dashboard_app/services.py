@@ -15,15 +15,9 @@ from core_app.models import Organization
 from dashboard_app.models import FleetSnapshot
 from deployments_app.models import FINISHED_STATUSES, Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from gateways_app.models import Gateway, GatewayStatus
+from gateways_app.querysets import DRIFTED, report_fields
 
-# What the agent reported at length: lists and tables never show it, so they never load it.
-GATEWAY_REPORTS = ("agent_description", "health", "desired_config", "effective_config", "available_components")
 ACTIVE_STATUSES = [status for status in DeploymentStatus.values if status not in FINISHED_STATUSES]
-
-
-def drift_filter():
-    """Gateways given a desired config whose reported config hash differs (Gateway.has_config_drift())."""
-    return Q(desired_config_hash__gt="") & ~Q(remote_config_hash=F("desired_config_hash"))
 
 
 def fleet_counts(org):
@@ -33,14 +27,14 @@ def fleet_counts(org):
         total=Count("pk"),
         healthy=Count("pk", filter=Q(health__healthy=True)),
         unhealthy=Count("pk", filter=Q(health__healthy=False)),
-        drifted=Count("pk", filter=drift_filter()),
+        drifted=Count("pk", filter=DRIFTED),
         **counts,
     )
 
 
 def drifted_gateways(org, limit=8):
     """The first `limit` gateways whose reported config differs from the desired one."""
-    return list(Gateway.objects.for_org(org).filter(drift_filter()).defer(*GATEWAY_REPORTS).order_by("name")[:limit])
+    return list(Gateway.objects.for_org(org).drifted().without_reports().order_by("name")[:limit])
 
 
 def active_deployments(org, limit=10):
@@ -61,7 +55,7 @@ def recent_failures(org, limit=8):
         DeploymentTarget.objects.for_org(org)
         .filter(status=TargetStatus.FAILED)
         .select_related("gateway", "deployment__template_version__template")
-        .defer(*(f"gateway__{name}" for name in GATEWAY_REPORTS), "previous_config")
+        .defer(*report_fields(through="gateway"), "previous_config")
         .order_by(F("applied_at").desc(nulls_last=True), F("sent_at").desc(nulls_last=True), "-pk")
     )
     return list(rows[:limit])

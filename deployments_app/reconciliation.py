@@ -9,17 +9,15 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from deployments_app import rollout, tasks
+from deployments_app import rollout
 from deployments_app.models import Deployment, DeploymentStatus
 from gateways_app.models import Gateway, GatewayStatus
-from opamp_app.push import notify_config_changed
-from opamp_core.proto import opamp_pb2
+from gateways_app.services import redeliver_desired_config
 
 logger = logging.getLogger(__name__)
-ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
 
 
 def claim_next_tick(deployment_id, *, now=None):
@@ -77,18 +75,12 @@ def reconcile_one(deployment_id, now):
         return None  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)
     stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
     if run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
-        tasks.advance_rollout.delay(str(deployment_id))
+        rollout.request_tick(deployment_id)
         return "restarted"
     return None
 
 
 def resend_drifted_configs():
     """Push the desired config again to connected gateways that report another hash; how many."""
-    drifted = (
-        Gateway.objects.exclude(status=GatewayStatus.OFFLINE)
-        .exclude(desired_config_hash="")
-        .exclude(remote_config_hash=F("desired_config_hash"))
-        .annotate(accepts=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG))
-        .exclude(accepts=0)
-    )
-    return notify_config_changed(drifted.values_list("pk", flat=True))
+    drifted = Gateway.objects.drifted().exclude(status=GatewayStatus.OFFLINE).accepting_remote_config()
+    return redeliver_desired_config(drifted)

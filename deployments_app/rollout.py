@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from core_app import audit
 from core_app.models import Strategy
-from deployments_app import services, tasks
 from deployments_app.models import (
     Deployment,
     DeploymentEvent,
@@ -44,7 +43,9 @@ from deployments_app.models import (
     EventKind,
     TargetStatus,
 )
+from deployments_app.signals import tick_requested
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
+from gateways_app.services import assign_desired_config
 
 SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.ROLLED_BACK}
 DELIVERED = {TargetStatus.SENT, TargetStatus.APPLIED, TargetStatus.FAILED}
@@ -138,8 +139,13 @@ def start(deployment, *, now, user=None, request=None):
 
 
 def queue_tick(deployment_id):
-    """Run a tick of the deployment once the current transaction commits."""
-    transaction.on_commit(lambda: tasks.advance_rollout.delay(str(deployment_id)))
+    """Run a tick of the deployment once the current transaction commits (tasks.advance_rollout)."""
+    transaction.on_commit(lambda: request_tick(deployment_id))
+
+
+def request_tick(deployment_id):
+    """Ask for a tick of the deployment now: deployments_app.tasks queues it (see deployments_app.signals)."""
+    tick_requested.send(sender=Deployment, deployment_id=str(deployment_id))
 
 
 def advance(deployment_id, *, now=None):
@@ -322,7 +328,7 @@ def start_batch(run, number):
         if gateway.status != GatewayStatus.OFFLINE:
             target.status, target.sent_at = TargetStatus.SENT, run.now
         run.changed(target)
-    services.assign_desired_config(Gateway.objects.filter(pk__any=list(gateways)), run.version, now=run.now)
+    assign_desired_config(Gateway.objects.filter(pk__any=list(gateways)), run.version, now=run.now)
     for gateway in gateways.values():
         gateway.desired_config, gateway.desired_config_hash = run.version.config_yaml, run.version.sha256
     run.deployment.current_batch, run.deployment.gate_passed_at = number, None
@@ -395,7 +401,7 @@ def restore_previous(run, targets, status, error=""):
     for digest, group in groups.items():
         previous = PreviousConfig(group[0].previous_config, digest)
         gateway_ids = [target.gateway_id for target in group]
-        services.assign_desired_config(Gateway.objects.filter(pk__any=gateway_ids), previous, now=run.now)
+        assign_desired_config(Gateway.objects.filter(pk__any=gateway_ids), previous, now=run.now)
         for target in group:
             target.status = status
             target.error = error or target.error

@@ -1,4 +1,7 @@
-"""Services of deployments: choosing targets, planning batches and creating deployments.
+"""Services of deployments: checking targets, planning batches and creating deployments.
+
+Targets are chosen by gateways_app.selection; their desired config is changed by
+gateways_app.services.assign_desired_config, when the engine starts a batch.
 
 Creating a deployment hands it to the rollout engine (deployments_app.rollout), which sends
 the batches, watches the gates and rolls back; operator actions are in deployments_app.actions.
@@ -8,7 +11,6 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core_app import audit
@@ -22,10 +24,7 @@ from deployments_app.models import (
     DeploymentTarget,
     TargetStatus,
 )
-from gateways_app.models import Gateway, Tag
-from opamp_app.push import notify_config_changed
-
-NO_TARGETS = "The selector matches no gateway."
+from gateways_app.selection import NO_TARGETS, resolve_targets
 
 BATCH_FIELDS = ("batch_size", "batch_percent")
 CANARY_FIELDS = ("canary_count", "canary_percent")
@@ -41,48 +40,6 @@ PARAM_FIELDS = (
     "pause_seconds",
     "apply_timeout_seconds",
 )
-
-
-def _pk(obj):
-    return getattr(obj, "pk", obj)
-
-
-def resolve_targets(org, *, tags=(), gateways=()):
-    """Gateways of `org` carrying ALL of `tags`, united with the explicitly named `gateways`.
-
-    An empty tag list selects no gateway by tags. Gateways of other organizations are never
-    returned, whatever is passed in. The result is de-duplicated and ordered by name.
-    """
-    org_gateways = Gateway.objects.for_org(org)
-    selected = Q(pk__in=[_pk(gateway) for gateway in gateways])
-    tags = list(tags)
-    if tags:
-        tagged = org_gateways
-        # One join per tag: a gateway matches only if it carries every one of them.
-        for tag in tags:
-            tagged = tagged.filter(tags=_pk(tag))
-        selected |= Q(pk__in=tagged.values("pk"))
-    return org_gateways.filter(selected).order_by("name")
-
-
-def find_tags(org, labels):
-    """The tags of `org` written as "key=value" labels; a ValidationError names unknown ones."""
-    pairs = {}
-    for label in labels:
-        if "=" not in label:
-            raise ValidationError({"selector_tags": f"Write tags as key=value (got {label!r})."})
-        key, value = label.split("=", 1)
-        pairs[label] = (key.strip(), value.strip())
-    if not pairs:
-        return []
-    wanted = Q()
-    for key, value in pairs.values():
-        wanted |= Q(key=key, value=value)
-    found = {(tag.key, tag.value): tag for tag in Tag.objects.for_org(org).filter(wanted)}
-    unknown = [label for label, pair in pairs.items() if pair not in found]
-    if unknown:
-        raise ValidationError({"selector_tags": f"Unknown tag: {', '.join(unknown)}."})
-    return [found[pair] for pair in pairs.values()]
 
 
 def _group_size(n_targets, size, percent):
@@ -245,26 +202,6 @@ def refuse_busy_gateways(gateways):
             f"{subject} still in deployment {deployment.pk} ({deployment.template_version}, "
             f"{deployment.get_status_display().lower()}): wait for it to finish, or cancel it."
         )
-
-
-def assign_desired_config(gateways, version, *, now=None):
-    """Make `version` the config the `gateways` (a queryset) should run, in one UPDATE.
-
-    This is the single place where gateways' desired configs change. Once the transaction
-    commits, the new config is pushed to the gateways' open OpAMP connections, wherever they
-    are (opamp_app.push); agents polling over HTTP get it on their next poll.
-    Returns the number of gateways updated.
-    """
-    gateway_ids = list(gateways.values_list("pk", flat=True))
-    updated = gateways.update(
-        desired_config=version.config_yaml,
-        desired_config_hash=version.sha256,
-        updated_at=now or timezone.now(),
-    )
-    # robust: a channel layer failure must not fail the committed request; the agents still get
-    # the config when they reconnect.
-    transaction.on_commit(lambda: notify_config_changed(gateway_ids), robust=True)
-    return updated
 
 
 def _create_targets(deployment, gateways):

@@ -17,12 +17,13 @@ from django.views.generic import FormView, TemplateView
 
 from core_app.models import Strategy
 from core_app.pages import OrgPageMixin, is_htmx
-from dashboard_app.services import GATEWAY_REPORTS
 from deployments_app import actions, services
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
 from deployments_app.forms import DeploymentForm
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
 from gateways_app.models import Gateway, Tag
+from gateways_app.querysets import report_fields
+from gateways_app.selection import resolve_targets
 from templates_app.models import TemplateVersion
 
 PAGE_SIZE = 50
@@ -132,7 +133,7 @@ class SelectorPreviewView(SelectorMixin, OrgPageMixin, TemplateView):
         gateway_ids = [value for value in self.request.GET.getlist("selector_gateways") if _is_uuid(value)]
         tags = list(self.scoped(Tag).filter(pk__in=tag_ids))
         gateways = list(self.scoped(Gateway).filter(pk__in=gateway_ids).only("pk"))
-        matched = services.resolve_targets(self.org, tags=tags, gateways=gateways)
+        matched = resolve_targets(self.org, tags=tags, gateways=gateways)
         context.update(
             count=matched.count(),
             matched=list(matched.only("pk", "name", "status")[:PREVIEW_NAMES]),
@@ -184,7 +185,7 @@ class DeploymentDetailView(DeploymentPageMixin, TemplateView):
         targets = (
             DeploymentTarget.objects.filter(deployment=deployment)
             .select_related("gateway")
-            .defer("previous_config", *(f"gateway__{name}" for name in GATEWAY_REPORTS))
+            .defer("previous_config", *report_fields(through="gateway"))
         )
         filterset = DeploymentTargetFilterSet(self.request.GET or None, queryset=targets)
         if filterset.is_bound and filterset.is_valid():

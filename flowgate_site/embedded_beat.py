@@ -6,9 +6,9 @@ offline and the dashboard would record no fleet snapshots. `python -m flowgate_s
 (`make run`) then does their work itself:
 
 - every entry of CELERY_BEAT_SCHEDULE, at its interval, the first round STARTUP_DELAY after
-  the server starts;
-- every FLOWGATE_ROLLOUT_TICK_SECONDS, one tick of each rolling-out deployment: what a
-  worker's chain of `advance_rollout` tasks does.
+  the server starts. Without a broker the schedule holds a tick-rollouts entry too (settings.py):
+  every FLOWGATE_ROLLOUT_TICK_SECONDS, one tick of each rolling-out deployment, what a worker's
+  chain of `advance_rollout` tasks does. This module names no app: it runs what the settings list.
 
 The tasks run through Celery's Task.apply(), the code a worker runs, one at a time in one
 thread of their own (through sync_to_async), never on the event loop. A failing task is logged and runs again at its
@@ -30,7 +30,6 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 STARTUP_DELAY = 1.0
-ROLLOUT_TICKS = "rollout ticks"
 
 
 @dataclass
@@ -45,21 +44,6 @@ def wanted() -> bool:
     return bool(settings.CELERY_TASK_ALWAYS_EAGER and settings.FLOWGATE_EMBEDDED_BEAT)
 
 
-def tick_rollouts() -> int:
-    """One tick of every rolling-out deployment, as the worker's advance_rollout task runs it."""
-    from deployments_app.models import Deployment, DeploymentStatus
-    from deployments_app.tasks import advance_rollout
-
-    rolling_out = Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True)
-    ids = [str(pk) for pk in rolling_out]
-    for deployment_id in ids:
-        try:
-            advance_rollout.apply((deployment_id,))
-        except Exception:  # one deployment that cannot be ticked must not stop the others
-            logger.exception("embedded beat: could not tick deployment %s", deployment_id)
-    return len(ids)
-
-
 def _seconds(schedule):
     if isinstance(schedule, timedelta):
         return schedule.total_seconds()
@@ -69,8 +53,8 @@ def _seconds(schedule):
 
 
 def jobs() -> list[Job]:
-    """The rollout ticks and the beat schedule's entries with a fixed interval."""
-    found = [Job(ROLLOUT_TICKS, settings.FLOWGATE_ROLLOUT_TICK_SECONDS, tick_rollouts)]
+    """The beat schedule's entries with a fixed interval."""
+    found = []
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         seconds = _seconds(entry["schedule"])
         if seconds is None:

@@ -404,6 +404,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FLOWGATE_RECONCILE_SECONDS,
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # No broker, so no chain of advance_rollout tasks ticks a deployment: the server's embedded beat
+    # (flowgate_site/embedded_beat.py) runs this entry, with the rest of the schedule.
+    CELERY_BEAT_SCHEDULE["tick-rollouts"] = {
+        "task": "deployments_app.tasks.tick_rollouts",
+        "schedule": FLOWGATE_ROLLOUT_TICK_SECONDS,
+    }
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from core_app.models import OrgOwnedModel
 from core_app.querysets import OrgQuerySet, child_queryset
 from gateways_app.fields import UInt64Field
+from gateways_app.querysets import GatewayQuerySet
 
 tag_key_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$",
@@ -102,7 +103,7 @@ class Gateway(OrgOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = OrgQuerySet.as_manager()
+    objects = GatewayQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -121,7 +122,10 @@ class Gateway(OrgOwnedModel):
         return self.status == GatewayStatus.ONLINE
 
     def has_config_drift(self):
-        """True when the gateway runs something other than what deployments asked for."""
+        """True when the gateway runs something other than what deployments asked for.
+
+        The same rule as GatewayQuerySet.drifted(), for one loaded row.
+        """
         return bool(self.desired_config_hash) and self.remote_config_hash != self.desired_config_hash
 
 

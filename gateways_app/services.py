@@ -15,8 +15,7 @@ from core_app import audit
 from core_app.services import get_org_settings
 from gateways_app import tokens
 from gateways_app.models import Gateway, GatewayMode, GatewayStatus, OpAMPToken, RegistrationToken, Tag
-from gateways_app.signals import opamp_tokens_revoked
-from opamp_app import push
+from gateways_app.signals import desired_config_changed, opamp_tokens_revoked, restart_requested
 from opamp_core.messages import can_restart
 
 
@@ -367,7 +366,39 @@ def request_restart(gateway, user, *, request=None):
     with transaction.atomic():
         audit.record(gateway.organization, "gateway.restart_requested", gateway, user=user, request=request)
         # robust: the audit entry stands even if the channel layer is down (the command is then lost).
-        transaction.on_commit(lambda: push.request_restart(gateway_id), robust=True)
+        transaction.on_commit(lambda: restart_requested.send(sender=Gateway, gateway_id=gateway_id), robust=True)
+
+
+def assign_desired_config(gateways, version, *, now=None):
+    """Make `version` the config the `gateways` (a queryset) should run, in one UPDATE.
+
+    `version` is anything with `config_yaml` and `sha256` (a TemplateVersion, a config given back
+    on rollback). This is the single place where gateways' desired configs change. Once the
+    transaction commits, desired_config_changed tells the OpAMP server to push the config to the
+    gateways' open connections, wherever they are; agents polling over HTTP get it on their next
+    poll. Returns the number of gateways updated.
+    """
+    gateway_ids = list(gateways.values_list("pk", flat=True))
+    updated = gateways.update(
+        desired_config=version.config_yaml,
+        desired_config_hash=version.sha256,
+        updated_at=now or timezone.now(),
+    )
+    # robust: a channel layer failure must not fail the committed request; the agents still get
+    # the config when they reconnect.
+    transaction.on_commit(lambda: desired_config_changed.send(sender=Gateway, gateway_ids=gateway_ids), robust=True)
+    return updated
+
+
+def redeliver_desired_config(gateways):
+    """Have the OpAMP server push the `gateways`' (a queryset) desired config again, now; how many.
+
+    For a push lost between commit and send: the server never sends one config twice on a
+    connection, so an agent that has it already is sent nothing.
+    """
+    gateway_ids = list(gateways.values_list("pk", flat=True))
+    desired_config_changed.send(sender=Gateway, gateway_ids=gateway_ids)
+    return len(gateway_ids)
 
 
 HEARTBEAT_STATUSES = (GatewayStatus.ONLINE, GatewayStatus.DEGRADED)

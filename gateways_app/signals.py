@@ -1,11 +1,20 @@
-"""Signals other apps can listen to.
+"""Signals other apps can listen to: how gateways_app tells the OpAMP server what to deliver.
 
-`opamp_tokens_revoked(sender=Gateway, gateway_id=UUID)` is sent after the transaction that
-revoked one or more OpAMP tokens of a gateway commits, so that the OpAMP server can close
-the gateway's open connections (a revoked token must stop working at once, not at the
-next reconnect).
+gateways_app holds what a gateway should run; opamp_app, the layer above it, delivers that to
+connected agents. It connects to these in OpampConfig.ready(), so gateways_app never imports it.
+Each is sent after the transaction that made the change commits.
+
+- `opamp_tokens_revoked(sender=Gateway, gateway_id=UUID)`: one or more OpAMP tokens of a gateway
+  were revoked; the OpAMP server closes the gateway's open connections (a revoked token must stop
+  working at once, not at the next reconnect).
+- `desired_config_changed(sender=Gateway, gateway_ids=[UUID, ...])`: these gateways were given a
+  new desired config; the OpAMP server pushes it to their open connections.
+- `restart_requested(sender=Gateway, gateway_id=UUID)`: an operator asked for the gateway's
+  collector to restart; the OpAMP server sends the Restart command to its connected agent.
 """
 
 from django.dispatch import Signal
 
 opamp_tokens_revoked = Signal()
+desired_config_changed = Signal()
+restart_requested = Signal()

@@ -22,7 +22,6 @@ from django.views.generic import FormView, TemplateView
 from core_app import audit
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
-from dashboard_app.services import GATEWAY_REPORTS, drift_filter
 from gateways_app import services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
@@ -53,7 +52,7 @@ class GatewayPageFilterSet(GatewayFilterSet):
     def qs(self):
         rows = super().qs
         if self.drift:
-            rows = rows.filter(drift_filter())
+            rows = rows.drifted()
         return rows
 
 
@@ -62,7 +61,7 @@ class GatewayListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = self.scoped(Gateway).defer(*GATEWAY_REPORTS, *HEAVY_REPORTED_FIELDS).prefetch_related("tags")
+        rows = self.scoped(Gateway).without_reports().defer(*HEAVY_REPORTED_FIELDS).prefetch_related("tags")
         drift = self.request.GET.get("drift") == "1"
         filterset = GatewayPageFilterSet(self.request.GET or None, queryset=rows, drift=drift)
         if filterset.is_bound and filterset.is_valid():

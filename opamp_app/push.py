@@ -2,7 +2,9 @@
 
 Callable from any process that shares the channel layer (a web request, a Celery task, a
 management command); with the default in-memory layer they reach only connections of the
-calling process. All helpers are synchronous.
+calling process. All helpers are synchronous. The apps below this one never call them: they
+send gateways_app.signals (tokens revoked, desired config changed, restart requested), whose
+receivers here OpampConfig.ready() connects.
 
 Every message goes to the group of all server processes (`presence.SERVERS_GROUP`), never to
 one channel per connection: each process hands it, in memory, to its own connections of the
@@ -106,6 +108,16 @@ def on_tokens_revoked(sender, gateway_id, **kwargs):
     except Exception:
         # The revocation is committed already; the periodic token check closes the connection anyway.
         logger.exception("could not notify the connections of gateway %s of revoked tokens", gateway_id)
+
+
+def on_desired_config_changed(sender, gateway_ids, **kwargs):
+    """Receiver of gateways_app.signals.desired_config_changed (connected in OpampConfig.ready)."""
+    notify_config_changed(gateway_ids)
+
+
+def on_restart_requested(sender, gateway_id, **kwargs):
+    """Receiver of gateways_app.signals.restart_requested (connected in OpampConfig.ready)."""
+    request_restart(gateway_id)
 
 
 def _per_gateways(event: dict, gateway_ids) -> list[dict]:

@@ -6,6 +6,7 @@ from core_app.api.mixins import OrgOwnedSerializer, StrictFieldsMixin, scoped_re
 from deployments_app import services
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, EventKind
 from gateways_app.models import Gateway
+from gateways_app.selection import find_tags
 from templates_app.models import TemplateVersion
 
 
@@ -137,7 +138,7 @@ class DeploymentCreateSerializer(OrgOwnedSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         # Tags are looked up in the deployment's organization, known only now.
-        attrs["selector_tags"] = services.find_tags(attrs["organization"], attrs.get("selector_tags", []))
+        attrs["selector_tags"] = find_tags(attrs["organization"], attrs.get("selector_tags", []))
         return attrs
 
     def create(self, validated_data):

@@ -207,7 +207,7 @@ class ValidationSerializer(StrictFieldsMixin, serializers.Serializer):
     def _targets(self, org, attrs):
         """The target gateways, or None when the caller named none."""
         # The deployments' selector: same rules as POST /deployments.
-        from deployments_app.services import NO_TARGETS, find_tags, resolve_targets
+        from gateways_app.selection import NO_TARGETS, find_tags, resolve_targets
 
         if "gateways" not in attrs and "selector_tags" not in attrs:
             return None

@@ -11,15 +11,17 @@ from django.db import connections
 from django.utils import timezone
 
 from core_app.models import Strategy
+from deployments_app import tasks
 from deployments_app.models import Deployment, DeploymentStatus
 from flowgate_site import embedded_beat
-from flowgate_site.embedded_beat import ROLLOUT_TICKS, EmbeddedBeat, Job
+from flowgate_site.embedded_beat import EmbeddedBeat, Job
 from gateways_app.models import Gateway, GatewayStatus
 from tests import live
 from tests.deployments_app.engine import deploy, make_fleet, new_version, report, states
 from tests.live import Daphne, free_port
 
 ROLLING = {"strategy": Strategy.ROLLING, "batch_size": 1}  # two gateways: batch 0, then batch 1
+ROLLOUT_TICKS = "tick-rollouts"  # the schedule's entry without a broker (settings.py)
 
 
 def rolling_deployment(org, alice):
@@ -77,8 +79,8 @@ def test_it_runs_only_without_a_broker(settings):
 
 
 def test_its_jobs_are_the_rollout_ticks_and_the_beat_schedule(settings):
-    settings.FLOWGATE_ROLLOUT_TICK_SECONDS = 2
     settings.CELERY_BEAT_SCHEDULE = {
+        ROLLOUT_TICKS: {"task": "deployments_app.tasks.tick_rollouts", "schedule": 2},
         "every-30s": {"task": "opamp_app.tasks.mark_stale_gateways_offline", "schedule": 30.0},
         "every-minute": {"task": "deployments_app.tasks.reconcile_deployments", "schedule": timedelta(minutes=1)},
     }
@@ -93,7 +95,7 @@ def test_its_jobs_are_the_rollout_ticks_and_the_beat_schedule(settings):
 def test_the_ticks_carry_a_rollout_to_its_end(org, alice):
     deployment, version = rolling_deployment(org, alice)
     report(["gw-01"], version)
-    beat = EmbeddedBeat([Job(ROLLOUT_TICKS, 0.1, embedded_beat.tick_rollouts)], first_delay=0)
+    beat = EmbeddedBeat([Job(ROLLOUT_TICKS, 0.1, tasks.tick_rollouts.apply)], first_delay=0)
 
     def gw_02_sent():
         return states(deployment)["gw-02"] == "sent"

@@ -6,6 +6,7 @@ from core_app.models import Strategy
 from deployments_app import reconciliation, tasks
 from deployments_app.models import Deployment, DeploymentStatus
 from gateways_app.models import Gateway, GatewayStatus
+from opamp_app import push
 from opamp_core.proto import opamp_pb2
 from tests.deployments_app.engine import at, deploy, make_fleet, new_version, report_sent, tick
 
@@ -34,7 +35,7 @@ def queued(monkeypatch):
 def pushed(monkeypatch):
     """Gateways whose config reconcile() pushes again, recorded instead of sent."""
     calls = []
-    monkeypatch.setattr(reconciliation, "notify_config_changed", lambda ids: calls.append(sorted(ids)) or len(ids))
+    monkeypatch.setattr(push, "notify_config_changed", lambda ids: calls.append(sorted(ids)) or len(ids))
     return calls
 
 

@@ -7,8 +7,8 @@ import pytest
 from core_app.models import Strategy
 from deployments_app import reconciliation, rollout, tasks
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
-from flowgate_site import embedded_beat
 from gateways_app.models import Gateway
+from opamp_app import push
 from tests.deployments_app.conftest import make_version
 from tests.deployments_app.engine import NEW, at, deploy, make_fleet, new_version, tick
 
@@ -17,7 +17,7 @@ from tests.deployments_app.engine import NEW, at, deploy, make_fleet, new_versio
 def no_side_effects(monkeypatch):
     """Tick chains reconcile() restarts and configs it pushes again: counted, not run (no worker, no server)."""
     monkeypatch.setattr(tasks.advance_rollout, "delay", lambda deployment_id: None)
-    monkeypatch.setattr(reconciliation, "notify_config_changed", lambda ids: len(ids))
+    monkeypatch.setattr(push, "notify_config_changed", lambda ids: len(ids))
 
 
 @pytest.fixture
@@ -96,5 +96,5 @@ def test_the_embedded_beat_ticks_the_other_deployments_when_one_fails(orphan, gl
         return apply(args)
 
     monkeypatch.setattr(tasks.advance_rollout, "apply", broken_for_globex)
-    assert embedded_beat.tick_rollouts() == 2
+    assert tasks.tick_rollouts() == 2
     assert Deployment.objects.get(pk=orphan.pk).status == DeploymentStatus.FAILED

@@ -1,4 +1,4 @@
-from deployments_app.services import find_tags, resolve_targets
+from gateways_app.selection import find_tags, resolve_targets
 from tests.deployments_app.conftest import make_gateway, make_tag
 
 

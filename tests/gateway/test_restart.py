@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from core_app.models import AuditLog
-from gateways_app import services
 from gateways_app.models import Gateway, GatewayStatus
+from opamp_app import push
 from opamp_core.proto import opamp_pb2
 
 CAN_RESTART = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRestartCommand
@@ -15,7 +15,7 @@ CAN_RESTART = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRestartComman
 def pushed(monkeypatch):
     """The gateway ids a Restart command was pushed to (through the channel layer)."""
     sent = []
-    monkeypatch.setattr(services.push, "request_restart", sent.append)
+    monkeypatch.setattr(push, "request_restart", sent.append)
     return sent
 
 

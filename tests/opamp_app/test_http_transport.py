@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus
+from gateways_app.services import assign_desired_config
 from opamp_app import services
 from opamp_core.convert import config_hash
 from opamp_core.proto import opamp_pb2

@@ -31,9 +31,8 @@ from opentelemetry._opamp.callbacks import OpAMPCallbacks
 from opentelemetry._opamp.client import OpAMPClient
 from opentelemetry._opamp.proto import opamp_pb2 as client_pb2
 
-from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus
-from gateways_app.services import create_registration_token, revoke_opamp_tokens
+from gateways_app.services import assign_desired_config, create_registration_token, revoke_opamp_tokens
 from opamp_core.convert import config_hash
 from templates_app.services import create_template
 from tests.live import Daphne, free_port

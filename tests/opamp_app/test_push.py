@@ -4,9 +4,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway
-from gateways_app.services import revoke_opamp_tokens
+from gateways_app.services import assign_desired_config, revoke_opamp_tokens
 from opamp_app import push
 from opamp_app.presence import SERVERS_GROUP
 from templates_app.services import create_template

@@ -13,9 +13,8 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 
 from core_app.services import get_org_settings
-from deployments_app.services import assign_desired_config
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
-from gateways_app.services import revoke_opamp_tokens
+from gateways_app.services import assign_desired_config, revoke_opamp_tokens
 from opamp_app import push
 from opamp_core.convert import config_hash
 from opamp_core.proto import opamp_pb2

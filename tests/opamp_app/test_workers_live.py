@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deployments_app.services import assign_desired_config
 from flowgate_site import workers
 from gateways_app.models import Gateway
+from gateways_app.services import assign_desired_config
 from templates_app.services import create_template
 from tests.live import free_port, server_env, start, stop_process, wait_for_port
 from tests.opamp_app.conftest import WsAgent, make_token, open_ws

@@ -1,0 +1,42 @@
+"""Gateway queries that pages, the dashboard and the rollout engine share.
+
+One definition of config drift (the SQL twin of Gateway.has_config_drift()) and one list of the
+fields an agent reports at length, so that no other app writes its own.
+"""
+
+from django.db.models import F, Q
+
+from core_app.querysets import OrgQuerySet
+from opamp_core.proto import opamp_pb2
+
+# What the agent reported at length: lists and tables never show it, so they never load it.
+REPORT_FIELDS = ("agent_description", "health", "desired_config", "effective_config", "available_components")
+
+ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
+# A gateway drifts when it was given a desired config and reports running another one.
+DRIFTED = Q(desired_config_hash__gt="") & ~Q(remote_config_hash=F("desired_config_hash"))
+
+
+def report_fields(through=""):
+    """REPORT_FIELDS as `.defer()` arguments, optionally through a relation ("gateway" on a target)."""
+    if not through:
+        return list(REPORT_FIELDS)
+    return [f"{through}__{name}" for name in REPORT_FIELDS]
+
+
+class GatewayQuerySet(OrgQuerySet):
+    """Gateways, scoped like every org-owned model, with the questions several apps ask of them."""
+
+    def drifted(self):
+        """Gateways whose reported config differs from their desired one (Gateway.has_config_drift())."""
+        return self.filter(DRIFTED)
+
+    def without_reports(self):
+        """The gateways without their long reports (REPORT_FIELDS), for lists and tables."""
+        return self.defer(*REPORT_FIELDS)
+
+    def accepting_remote_config(self):
+        """Gateways whose agent announced AcceptsRemoteConfig (the only ones a config push reaches)."""
+        return self.annotate(accepts_remote_config=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG)).exclude(
+            accepts_remote_config=0
+        )
