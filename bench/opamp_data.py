@@ -121,7 +121,7 @@ def _delete_bench_org(Organization):
 def push_config(gateway_ids, nonce):
     """Give the bench gateways a new desired config (unique per `nonce`) and let it be pushed.
 
-    Goes through deployments_app.services.assign_desired_config, the one place where desired
+    Goes through gateways_app.services.assign_desired_config, the one place where desired
     configs change (a deployment's rollout calls it for each batch): one UPDATE, and once the
     transaction commits, opamp_app.push notifies every gateway's connection. Returns
     (sha256 of the config, {"committed": seconds, "returned": seconds}) counted from the call.
@@ -129,8 +129,8 @@ def push_config(gateway_ids, nonce):
     from django.db import transaction
 
     from core_app.models import Organization
-    from deployments_app.services import assign_desired_config
     from gateways_app.models import Gateway
+    from gateways_app.services import assign_desired_config
     from templates_app.models import ConfigTemplate
     from templates_app.services import create_template, create_version
 

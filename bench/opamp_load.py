@@ -7,7 +7,7 @@
 
 Phases, each bounded in time: connect all agents (full-state handshake) -> heartbeats every
 --interval seconds for --duration seconds, round trip measured -> a config push through
-deployments_app.services.assign_desired_config, timed until every agent reported APPLIED (and
+gateways_app.services.assign_desired_config, timed until every agent reported APPLIED (and
 until every Gateway row says so) -> close. Agents live in --processes worker processes
 (bench/opamp_agents.py); this process coordinates, reads the server's RSS from /proc and
 makes the push through the ORM, in a thread so that it keeps polling the rows meanwhile.
