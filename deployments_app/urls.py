@@ -11,3 +11,9 @@ urlpatterns = [
     path("<uuid:pk>/", views.DeploymentDetailView.as_view(), name="detail"),
     path("<uuid:pk>/<slug:action>/", views.DeploymentActionView.as_view(), name="action"),
 ]
+
+# Deployments started from a template's pages: flowgate_site/urls.py mounts these in the templates
+# section (/templates/, names templates:...), so that templates_app need not know deployments.
+template_urlpatterns = [
+    path("<uuid:pk>/versions/<int:number>/rollback/", views.RollBackToVersionView.as_view(), name="rollback"),
+]

@@ -24,7 +24,7 @@ from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus
 from gateways_app.models import Gateway, Tag
 from gateways_app.querysets import report_fields
 from gateways_app.selection import resolve_targets
-from templates_app.models import TemplateVersion
+from templates_app.models import ConfigTemplate, TemplateVersion
 
 PAGE_SIZE = 50
 TARGETS_PAGE_SIZE = 100
@@ -235,3 +235,30 @@ _DONE = {
     "cancel": "Deployment cancelled.",
     "rollback": "Rolling back: the targets get their previous config.",
 }
+
+
+class RollBackToVersionView(OrgPageMixin, View):
+    """POST /templates/<pk>/versions/<number>/rollback/: deploy the version again where another one runs.
+
+    A deployment started from a template's pages (actions.roll_back_to_version): its route is in
+    the templates section, `templates:rollback` (template_urlpatterns, mounted by flowgate_site/urls.py).
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk, number):
+        template = self.get_scoped_object(self.scoped(ConfigTemplate), pk=pk)
+        version = self.get_scoped_object(self.scoped(TemplateVersion).filter(template=template), number=number)
+        try:
+            deployment = actions.roll_back_to_version(version, user=request.user, request=request)
+        except (actions.TransitionRefused, ValidationError) as exc:
+            messages.error(request, _message(exc))
+            return redirect("templates:version", pk=pk, number=number)
+        messages.success(request, f"Rolling back to version {version.number}.")
+        return redirect("deployments:detail", pk=deployment.pk)
+
+
+def _message(exc):
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc)

@@ -5,6 +5,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core_app.admin_views import view_on_site
+from deployments_app.urls import template_urlpatterns as deployment_template_routes
+from templates_app.urls import app_name as templates_namespace
+from templates_app.urls import urlpatterns as template_routes
 
 admin.site.site_header = "FlowGate administration"
 admin.site.site_title = "FlowGate"
@@ -25,7 +28,8 @@ urlpatterns = [
     # Operator pages: the dashboard at /, then one section per app.
     path("", include("core_app.urls")),
     path("", include("dashboard_app.urls")),
-    path("templates/", include("templates_app.urls")),
+    # The templates section: its pages, and the rollback to a version (a deployment, deployments_app's view).
+    path("templates/", include((template_routes + deployment_template_routes, templates_namespace))),
     path("deployments/", include("deployments_app.urls")),
     path("gateways/", include("gateways_app.urls")),
 ]

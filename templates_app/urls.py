@@ -2,6 +2,7 @@ from django.urls import path
 
 from templates_app import views
 
+# flowgate_site/urls.py adds deployments_app's template_urlpatterns (roll back to a version) to this section.
 app_name = "templates"
 
 urlpatterns = [
@@ -12,5 +13,4 @@ urlpatterns = [
     path("<uuid:pk>/edit/", views.VersionCreateView.as_view(), name="edit"),
     path("<uuid:pk>/diff/", views.DiffView.as_view(), name="diff"),
     path("<uuid:pk>/versions/<int:number>/", views.VersionDetailView.as_view(), name="version"),
-    path("<uuid:pk>/versions/<int:number>/rollback/", views.RollBackToVersionView.as_view(), name="rollback"),
 ]

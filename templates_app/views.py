@@ -1,8 +1,9 @@
 """Template pages: list, create, new version in the YAML editor, history, diff, pipeline diagram.
 
 Thin views over the shared forms (templates_app.forms), services (create_template,
-create_version, diff_versions), validation (templates_app.validation) and the deployment
-actions (roll back to a version). Every lookup goes through OrgPageMixin.scoped().
+create_version, diff_versions) and validation (templates_app.validation). Rolling back to a
+version is a deployment: deployments_app.views.RollBackToVersionView, under this section's URLs.
+Every lookup goes through OrgPageMixin.scoped().
 """
 
 import json
@@ -19,7 +20,6 @@ from django.views.generic import FormView, TemplateView
 
 from core_app.errors import PublicNotFound
 from core_app.pages import OrgPageMixin
-from deployments_app import actions
 from deployments_app.models import Deployment
 from gateways_app.models import Gateway
 from templates_app import services, validation
@@ -298,25 +298,3 @@ class ValidateView(OrgPageMixin, View):
         template_type = body.get("type") if body.get("type") in TemplateType.values else TemplateType.FULL
         result = validation.validate_for_org(text, self.org, template_type=template_type)
         return JsonResponse(result.as_dict())
-
-
-class RollBackToVersionView(TemplatePageMixin, View):
-    """POST: deploy this version again to the gateways that run another version of the template."""
-
-    http_method_names = ["post"]
-
-    def post(self, request, pk, number):
-        version = self.get_version(number)
-        try:
-            deployment = actions.roll_back_to_version(version, user=request.user, request=request)
-        except (actions.TransitionRefused, ValidationError) as exc:
-            messages.error(request, _message(exc))
-            return redirect("templates:version", pk=pk, number=number)
-        messages.success(request, f"Rolling back to version {version.number}.")
-        return redirect("deployments:detail", pk=deployment.pk)
-
-
-def _message(exc):
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
