@@ -20,6 +20,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from core_app import audit
+from core_app.diffview import unified_rows
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
 from gateways_app import services
@@ -36,7 +37,6 @@ from gateways_app.models import (
     Tag,
 )
 from opamp_core.messages import can_restart, capability_table
-from templates_app.diffview import unified_rows
 
 PAGE_SIZE = 50
 

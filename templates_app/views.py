@@ -18,13 +18,13 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import FormView, TemplateView
 
+from core_app.diffview import side_by_side_rows, unified_rows
 from core_app.errors import PublicNotFound
 from core_app.pages import OrgPageMixin
 from deployments_app.models import Deployment
 from gateways_app.models import Gateway
 from templates_app import services, validation
 from templates_app.diagram import pipeline_diagram
-from templates_app.diffview import side_by_side_rows, unified_rows
 from templates_app.filters import ConfigTemplateFilterSet
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion

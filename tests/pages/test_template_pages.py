@@ -5,9 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
+from core_app.diffview import side_by_side_rows, unified_rows
 from deployments_app.models import Deployment
 from templates_app.diagram import pipeline_diagram
-from templates_app.diffview import side_by_side_rows, unified_rows
 from templates_app.models import ConfigTemplate, TemplateVersion
 from templates_app.services import diff_versions, parse_collector_yaml
 

@@ -1,4 +1,5 @@
-"""Rows for the diff page, read from the unified diff of services.diff_versions (the one diff).
+"""Rows for diff pages, read from a unified diff: two template versions (templates_app.services.diff_versions),
+a gateway's desired and effective configs (gateways_app.views). A plain library of the core: no model, no app.
 
 `unified_rows(diff)` numbers each line of the unified diff; `side_by_side_rows(diff)` pairs the
 removed and added lines of each change so that the old text is on the left, the new on the right.
