@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from django.apps import apps
+from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "flowgate_site" / "settings.py"
@@ -74,10 +75,12 @@ def variable_name(expression, tree):
 
 
 def project_modules():
-    """settings.py and every module of the project's own apps, migrations aside."""
-    for app in apps.get_app_configs():
-        if Path(app.path).parent == ROOT:
-            yield from (path for path in Path(app.path).rglob("*.py") if "migrations" not in path.parts)
+    """Every module of the project package (settings.py, the server; no app) and of the project's own apps,
+    migrations aside."""
+    folders = {ROOT / settings.ROOT_URLCONF.split(".")[0]}
+    folders |= {Path(app.path) for app in apps.get_app_configs() if Path(app.path).parent == ROOT}
+    for folder in sorted(folders):
+        yield from (path for path in folder.rglob("*.py") if "migrations" not in path.parts)
 
 
 def variables_read():
