@@ -16,3 +16,17 @@ class DeploymentsConfig(AppConfig):
         from deployments_app.signals import tick_requested
 
         tick_requested.connect(queue_tick, dispatch_uid="deployments_app.apps.queue_tick")
+        register_template_usage()
+
+
+def register_template_usage():
+    """Tell templates_app where templates run (templates_app.usage): it imports neither gateways nor deployments."""
+    from deployments_app.models import Deployment
+    from gateways_app.models import Gateway
+    from templates_app import usage
+
+    usage.register(
+        component_reports=lambda org: Gateway.objects.for_org(org).component_reports(),
+        deployed_counts=lambda org, hashes: Gateway.objects.for_org(org).count_by_desired_hash(hashes),
+        recent_deployments=lambda org, template, limit: Deployment.objects.for_org(org).of_template(template)[:limit],
+    )

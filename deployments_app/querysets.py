@@ -32,3 +32,8 @@ class DeploymentQuerySet(OrgQuerySet):
             counts[f"progress_{status}"] = Count("targets", filter=Q(targets__status=status))
         counts["waiting_offline"] = Count("targets", filter=waiting_offline_filter("targets__"))
         return self.annotate(**counts)
+
+    def of_template(self, template):
+        """Deployments of any version of `template`, newest first, with their progress and version."""
+        rows = self.filter(template_version__template=template).with_progress()
+        return rows.select_related("template_version").order_by("-created_at", "-pk")

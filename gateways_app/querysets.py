@@ -4,7 +4,7 @@ One definition of config drift (the SQL twin of Gateway.has_config_drift()) and 
 fields an agent reports at length, so that no other app writes its own.
 """
 
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 
 from core_app.querysets import OrgQuerySet
 from opamp_core.proto import opamp_pb2
@@ -40,3 +40,26 @@ class GatewayQuerySet(OrgQuerySet):
         return self.annotate(accepts_remote_config=F("capabilities").bitand(ACCEPTS_REMOTE_CONFIG)).exclude(
             accepts_remote_config=0
         )
+
+    def component_reports(self):
+        """[(available_components, gateway count)], one per distinct AvailableComponents report of these gateways.
+
+        A fleet runs few builds: one report is read per report hash, not one per gateway.
+        """
+        rows = self.exclude(available_components={}).values_list("pk", "available_components__hash")
+        by_report = {}
+        for pk, report_hash in rows:
+            by_report.setdefault(report_hash or pk, []).append(pk)
+        first = [pks[0] for pks in by_report.values()]
+        reports = dict(self.model.objects.filter(pk__in=first).values_list("pk", "available_components"))
+        return [(reports[pks[0]], len(pks)) for pks in by_report.values()]
+
+    def count_by_desired_hash(self, hashes):
+        """{desired_config_hash: how many of these gateways have it} for the given hashes (one query)."""
+        rows = (
+            self.filter(desired_config_hash__in=list(hashes))
+            .values("desired_config_hash")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+        return {row["desired_config_hash"]: row["count"] for row in rows}

@@ -20,8 +20,7 @@ from django.conf import settings
 
 from core_app.roles import Role
 from core_app.services import get_org_settings
-from gateways_app.models import Gateway
-from templates_app import collector_check
+from templates_app import collector_check, usage
 from templates_app.components import SECTIONS, catalogue, gateway_source, pooled_source, reported_types
 from templates_app.config_schema import (
     ERROR,
@@ -122,10 +121,13 @@ def catalogue_scope(extras=()):
 def scope_for_org(org, gateways=None):
     """The ComponentScope of `org`: its target `gateways` (each must have every component) or, with
     no targets, the catalogue pooled with whatever the org's gateways reported; plus the org's extras.
+
+    `gateways` are given by the caller (rows with `name` and `available_components`); the org's
+    reports come from templates_app.usage: templates_app imports no gateways_app.
     """
     extras = frozenset(get_org_settings(org).extra_allowed_components)
     if gateways is None:
-        return ComponentScope(sources=(pooled_source(_distinct_reports(org)),), extras=extras)
+        return ComponentScope(sources=(pooled_source(usage.component_reports(org)),), extras=extras)
     parsed = {}  # report hash -> types: gateways of one build report the same hash
     sources = []
     for gateway in gateways:
@@ -134,20 +136,6 @@ def scope_for_org(org, gateways=None):
             parsed[report_hash] = reported_types(gateway.available_components)
         sources.append(gateway_source(gateway, parsed[report_hash]))
     return ComponentScope(sources=tuple(sources), every=True, extras=extras)
-
-
-def _distinct_reports(org):
-    """(available_components, gateway count) for each distinct report of the org's gateways.
-
-    A fleet runs few builds: one report is read per AvailableComponents hash, not one per gateway.
-    """
-    rows = Gateway.objects.for_org(org).exclude(available_components={}).values_list("pk", "available_components__hash")
-    by_report = {}
-    for pk, report_hash in rows:
-        by_report.setdefault(report_hash or pk, []).append(pk)
-    first = [pks[0] for pks in by_report.values()]
-    reports = dict(Gateway.objects.filter(pk__in=first).values_list("pk", "available_components"))
-    return [(reports[pks[0]], len(pks)) for pks in by_report.values()]
 
 
 class _Report:

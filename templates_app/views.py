@@ -11,7 +11,7 @@ import json
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,34 +21,13 @@ from django.views.generic import FormView, TemplateView
 from core_app.diffview import side_by_side_rows, unified_rows
 from core_app.errors import PublicNotFound
 from core_app.pages import OrgPageMixin
-from deployments_app.models import Deployment
-from gateways_app.models import Gateway
-from templates_app import services, validation
+from templates_app import services, usage, validation
 from templates_app.diagram import pipeline_diagram
 from templates_app.filters import ConfigTemplateFilterSet
 from templates_app.forms import ConfigTemplateForm, TemplateVersionForm
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion
 
 PAGE_SIZE = 50
-
-
-def deployed_counts(org, versions):
-    """{version id: number of gateways whose desired config is that version's content} (one query)."""
-    by_hash = {}
-    for version in versions:
-        by_hash.setdefault(version.sha256, []).append(version.pk)
-    rows = (
-        Gateway.objects.for_org(org)
-        .filter(desired_config_hash__in=list(by_hash))
-        .values("desired_config_hash")
-        .annotate(count=Count("pk"))
-        .order_by()
-    )
-    counts = {}
-    for row in rows:
-        for version_id in by_hash[row["desired_config_hash"]]:
-            counts[version_id] = row["count"]
-    return counts
 
 
 def diagram_of(version):
@@ -99,7 +78,7 @@ class TemplateListView(OrgPageMixin, TemplateView):
         versions = list(
             self.scoped(TemplateVersion).filter(template__in=[t.pk for t in templates]).only("pk", "template", "sha256")
         )
-        counts = deployed_counts(self.org, versions)
+        counts = usage.deployed_counts(self.org, versions)
         for template in templates:
             mine = [v for v in versions if v.template_id == template.pk]
             template.deployed_on = sum(counts.get(v.pk, 0) for v in {v.sha256: v for v in mine}.values())
@@ -159,17 +138,11 @@ class TemplateDetailView(TemplatePageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         template = self.get_template_object()
         versions = list(self.scoped(TemplateVersion).filter(template=template).select_related("author"))
-        counts = deployed_counts(self.org, versions)
+        counts = usage.deployed_counts(self.org, versions)
         for version in versions:
             version.deployed_on = counts.get(version.pk, 0)
         current = versions[0] if versions else None
-        deployments = (
-            self.scoped(Deployment)
-            .filter(template_version__template=template)
-            .with_progress()
-            .select_related("template_version")
-            .order_by("-created_at", "-pk")[:10]
-        )
+        deployments = usage.recent_deployments(self.org, template, limit=10)
         context.update(
             template=template,
             versions=versions,
@@ -187,7 +160,7 @@ class VersionDetailView(TemplatePageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         template = self.get_template_object()
         version = self.get_version(self.kwargs["number"])
-        version.deployed_on = deployed_counts(self.org, [version]).get(version.pk, 0)
+        version.deployed_on = usage.deployed_counts(self.org, [version]).get(version.pk, 0)
         latest = template.versions.order_by("-number").values_list("number", flat=True).first()
         context.update(
             template=template,

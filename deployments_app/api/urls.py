@@ -1,6 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from deployments_app.api.validation import ValidationView
 from deployments_app.api.views import DeploymentTargetViewSet, DeploymentViewSet, TemplateRollbackViewSet
 
 router = SimpleRouter(trailing_slash="/?")
@@ -14,4 +15,5 @@ urlpatterns = [
         TemplateRollbackViewSet.as_view({"post": "create"}),
         name="template-version-rollback",
     ),
+    re_path(r"^validation/?$", ValidationView.as_view(), name="validation"),
 ]

@@ -2,10 +2,9 @@
 
 from rest_framework import serializers
 
-from core_app.api.mixins import OrgOwnedSerializer, OrgSlugField, StrictFieldsMixin, scoped_related
-from gateways_app.models import Gateway
+from core_app.api.mixins import OrgOwnedSerializer, StrictFieldsMixin
 from templates_app import collector_check, services
-from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, ValidationState
+from templates_app.models import ConfigTemplate, TemplateVersion, ValidationState
 
 
 class ConfigTemplateSerializer(OrgOwnedSerializer):
@@ -164,55 +163,3 @@ class ValidationResultSerializer(serializers.Serializer):
     warnings = ValidationMessageSerializer(many=True)
     components = serializers.CharField(help_text="What the component types were checked against.")
     deep_check = DeepCheckSerializer()
-
-
-class ValidationSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The body of POST /validation. Without gateways or selector_tags, components are checked
-    against the upstream catalogue and what the organization's gateways reported; with them, every
-    target must have every component.
-    """
-
-    config_yaml = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    organization = OrgSlugField(help_text="Slug; defaults to your only organization.")
-    gateways = scoped_related(
-        Gateway,
-        serializers.PrimaryKeyRelatedField,
-        many=True,
-        required=False,
-        pk_field=serializers.UUIDField(),
-        help_text="Target gateways (ids) of the organization.",
-    )
-    selector_tags = serializers.ListField(
-        child=serializers.CharField(max_length=130),
-        required=False,
-        help_text='Target the gateways carrying all these "key=value" tags.',
-    )
-    template_type = serializers.ChoiceField(
-        choices=TemplateType.choices,
-        default=TemplateType.FULL,
-        help_text="Warns when a typed template lacks its pipeline.",
-    )
-    deep = serializers.BooleanField(default=False, help_text="Also run the configured collector's `validate`.")
-
-    def validate(self, attrs):
-        org = attrs["organization"]
-        foreign = [str(gateway.pk) for gateway in attrs.get("gateways", []) if gateway.organization_id != org.pk]
-        if foreign:
-            raise serializers.ValidationError(
-                {"gateways": f"Gateway {', '.join(foreign)} does not exist in organization {org.slug}."}
-            )
-        attrs["targets"] = self._targets(org, attrs)
-        return attrs
-
-    def _targets(self, org, attrs):
-        """The target gateways, or None when the caller named none."""
-        # The deployments' selector: same rules as POST /deployments.
-        from gateways_app.selection import NO_TARGETS, find_tags, resolve_targets
-
-        if "gateways" not in attrs and "selector_tags" not in attrs:
-            return None
-        tags = find_tags(org, attrs.get("selector_tags", []))
-        targets = list(resolve_targets(org, tags=tags, gateways=attrs.get("gateways", [])))
-        if not targets:
-            raise serializers.ValidationError({"selector_tags": NO_TARGETS})
-        return targets

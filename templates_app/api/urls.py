@@ -1,4 +1,3 @@
-from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from templates_app.api import views
@@ -9,7 +8,5 @@ router.register(
     r"templates/(?P<template_id>[0-9a-fA-F-]{36})/versions", views.TemplateVersionViewSet, basename="template-version"
 )
 
-urlpatterns = [
-    *router.urls,
-    re_path(r"^validation/?$", views.ValidationView.as_view(), name="validation"),
-]
+# POST /validation (validate a config, optionally against target gateways) is deployments_app's: deployments_app.api.
+urlpatterns = router.urls

@@ -1,18 +1,15 @@
 """API of templates, their immutable versions and diffs between versions."""
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core_app.api.mixins import AuditedMixin, OrgScopedMixin
-from templates_app import services, validation
+from templates_app import services
 from templates_app.api.serializers import (
     ConfigTemplateCreateSerializer,
     ConfigTemplateSerializer,
@@ -20,8 +17,6 @@ from templates_app.api.serializers import (
     TemplateDiffSerializer,
     TemplateVersionListSerializer,
     TemplateVersionSerializer,
-    ValidationResultSerializer,
-    ValidationSerializer,
 )
 from templates_app.filters import ConfigTemplateFilterSet, TemplateVersionFilterSet
 from templates_app.models import ConfigTemplate, TemplateVersion
@@ -123,48 +118,3 @@ class TemplateVersionViewSet(
 
     def perform_create(self, serializer):
         serializer.save(template=self.get_template())  # services.create_version audits it
-
-
-class ValidationView(APIView):
-    """Validate a collector config without saving anything (same rules as saving a version)."""
-
-    write_role = validation.VALIDATE_ROLE  # nothing is written: any member may validate
-
-    @extend_schema(
-        request=ValidationSerializer,
-        responses={
-            200: ValidationResultSerializer,
-            400: OpenApiResponse(description="A field of the request is wrong (unknown gateway, tag, ...)."),
-        },
-    )
-    def post(self, request):
-        """Validate `config_yaml`: the answer lists errors and warnings with their line and column.
-
-        A config that is not valid is still a 200: look at `valid` and `errors`.
-        """
-        serializer = ValidationSerializer(data=self._body(request), context={"request": request, "view": self})
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        result = validation.validate_for_org(
-            data["config_yaml"],
-            data["organization"],
-            gateways=data["targets"],
-            template_type=data["template_type"],
-            deep=data["deep"],
-        )
-        return Response(ValidationResultSerializer(result.as_dict()).data)
-
-    def _body(self, request):
-        try:
-            return request.data
-        except RequestDataTooBig:
-            # Django refuses the body before the configuration's own size check can: say why, in JSON.
-            limit = settings.FLOWGATE_MAX_CONFIG_BYTES
-            raise ValidationError(
-                {
-                    "config_yaml": [
-                        f"The request is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
-                        f"a configuration may have at most {limit} bytes."
-                    ]
-                }
-            )
