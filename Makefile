@@ -14,7 +14,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 DEPLOY_ENV := DEBUG=false SECRET_KEY=deploy-check-$$(date +%s)-a-long-random-secret-key-for-check-only \
 	JWT_SIGNING_KEY=deploy-check-jwt-signing-key-0123456789abcdef ALLOWED_HOSTS=flowgate.example.com SECURE_HSTS_PRELOAD=true
 
-.PHONY: run worker test lint checks pytest proto clean
+.PHONY: run worker test test-fast lint checks pytest proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,15 @@ worker: $(BIN)/.runtime-installed
 
 test: $(BIN)/.installed lint checks pytest
 
+# Lint and the tests that start no process and no browser (markers checked by tests/process_guard.py).
+test-fast: $(BIN)/.installed lint
+	$(MAKE) pytest PYTEST_ARGS='-m "not process and not browser" $(PYTEST_ARGS)'
+
+# Ruff, then the import layers of docs/architecture.md as contracts (.importlinter).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 checks: $(BIN)/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run

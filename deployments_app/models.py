@@ -9,19 +9,8 @@ from django.utils import timezone
 
 from core_app.models import OrgOwnedModel, Strategy
 from core_app.querysets import child_queryset
+from deployments_app.choices import DeploymentStatus, TargetStatus
 from deployments_app.querysets import DeploymentQuerySet, waiting_offline_filter
-
-
-class DeploymentStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    VALIDATING = "validating", "Validating"
-    ROLLING_OUT = "rolling_out", "Rolling out"
-    PAUSED = "paused", "Paused"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    ROLLED_BACK = "rolled_back", "Rolled back"
-    CANCELLED = "cancelled", "Cancelled"
-
 
 FINISHED_STATUSES = {
     DeploymentStatus.SUCCEEDED,
@@ -112,14 +101,6 @@ class Deployment(OrgOwnedModel):
             .annotate(**counts)
         )
         return [{**row, "state": self.batch_state(row["batch"])} for row in rows]
-
-
-class TargetStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    APPLIED = "applied", "Applied"
-    FAILED = "failed", "Failed"
-    ROLLED_BACK = "rolled_back", "Rolled back"
 
 
 class DeploymentTarget(models.Model):

@@ -3,6 +3,8 @@
 from django.db.models import Count, F, Q
 
 from core_app.querysets import OrgQuerySet
+from deployments_app.choices import TargetStatus
+from gateways_app.models import GatewayStatus
 
 
 def waiting_offline_filter(prefix=""):
@@ -10,9 +12,6 @@ def waiting_offline_filter(prefix=""):
 
     `prefix` is the path from the queried model to the targets ("targets__" from a deployment).
     """
-    from deployments_app.models import TargetStatus
-    from gateways_app.models import GatewayStatus
-
     return Q(
         **{
             f"{prefix}status": TargetStatus.PENDING,
@@ -25,8 +24,6 @@ def waiting_offline_filter(prefix=""):
 class DeploymentQuerySet(OrgQuerySet):
     def with_progress(self):
         """Annotate `target_count`, `progress_<status>` (targets per status) and `waiting_offline`, in one query."""
-        from deployments_app.models import TargetStatus
-
         counts = {"target_count": Count("targets")}
         for status in TargetStatus.values:
             counts[f"progress_{status}"] = Count("targets", filter=Q(targets__status=status))
