@@ -130,9 +130,9 @@ def test_a_failing_job_is_logged_and_the_others_go_on(caplog):
     assert "embedded beat: broken failed" in caplog.text
 
 
+@pytest.mark.process
 @pytest.mark.django_db(transaction=True)
 def test_a_server_without_a_broker_advances_rollouts_by_itself(org, alice):
-@pytest.mark.process
     """`make run`'s shape: flowgate_site.serve with no REDIS_URL (eager tasks, in-memory layers)."""
     live.test_database_url()  # PostgreSQL: the server process must see this test's rows
     deployment, version = rolling_deployment(org, alice)
@@ -148,9 +148,9 @@ def test_a_server_without_a_broker_advances_rollouts_by_itself(org, alice):
     assert "Traceback" not in output
 
 
+@pytest.mark.process
 @pytest.mark.django_db(transaction=True)
 def test_a_server_with_a_broker_leaves_it_to_the_worker(org, alice):
-@pytest.mark.process
     live.test_database_url()
     deployment, version = rolling_deployment(org, alice)
     server = Daphne(
