@@ -79,7 +79,7 @@ def stream_chunked(sock, total):
                 except BlockingIOError:
                     if answered(sock):
                         return sent, read_answer(sock, 5)
-                    time.sleep(0.001)
+                    time.sleep(0.001)  # the socket buffer is full: poll again for room or an answer
             sent += len(CHUNK)
             if answered(sock):
                 return sent, read_answer(sock, 5)

@@ -78,7 +78,7 @@ def test_an_idle_opamp_websocket_agent_stays_connected_past_the_timeout(server, 
     agent = WsAgent(open_ws(server, make_token(gateway)))
     try:
         assert agent.send().instance_uid == agent.uid
-        # Idle between heartbeats for several header timeouts: nothing may cut it.
+        # Idle between heartbeats for several header timeouts: nothing may cut it (the idling is what is tested).
         time.sleep(HEADER_TIMEOUT * 3)
         assert agent.send().instance_uid == agent.uid
     finally:
@@ -99,6 +99,6 @@ def test_a_slow_application_response_is_not_cut(server, gateway):
         connection.cursor().execute("LOCK TABLE gateways_app_opamptoken IN ACCESS EXCLUSIVE MODE")
         thread = threading.Thread(target=post)
         thread.start()
-        time.sleep(HEADER_TIMEOUT * 2.5)
+        time.sleep(HEADER_TIMEOUT * 2.5)  # the slow response under test: the lock is held past the header timeout
     thread.join(timeout=20)
     assert result["response"].status_code == 200, server.output.text()[-3000:]

@@ -43,8 +43,8 @@ def client():
 def handle(opamp_client, reply):
     async def run():
         await opamp_client.handle(reply)
-        await asyncio.sleep(0)  # let spawned agent callbacks run
-        await asyncio.sleep(0)
+        # The agent callbacks it spawned run to their end.
+        await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
 
     asyncio.run(run())
 

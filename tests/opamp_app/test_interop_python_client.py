@@ -61,6 +61,7 @@ class ApplyingCallbacks(OpAMPCallbacks):
 
     def __init__(self):
         self.configs = []
+        self.replies = 0  # server messages received
         self.errors = []
         self.connect_failures = []
         self.connected = threading.Event()
@@ -75,6 +76,7 @@ class ApplyingCallbacks(OpAMPCallbacks):
         self.errors.append(error_response)
 
     def on_message(self, agent, client, message):
+        self.replies += 1
         if message.remote_config is None:
             return
         config_file = message.remote_config.config.config_map[""]
@@ -177,7 +179,11 @@ def test_the_python_client_does_not_receive_the_config_again_once_applied(runnin
     wait_for_gateway(enrolled["gateway_id"], lambda row: row.agent_description, "an agent description")
     deploy(org, alice, enrolled["gateway_id"])
     wait_for_gateway(enrolled["gateway_id"], lambda row: row.remote_config_status == "applied", "APPLIED")
-    time.sleep(10 * HEARTBEAT_SECONDS)  # ten more heartbeats
+    seen = callbacks.replies
+    deadline = time.monotonic() + WAIT_SECONDS
+    while callbacks.replies < seen + 10 and time.monotonic() < deadline:  # ten more heartbeats answered
+        time.sleep(0.05)
+    assert callbacks.replies >= seen + 10
     assert len(callbacks.configs) == 1
 
 

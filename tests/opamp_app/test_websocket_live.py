@@ -135,7 +135,7 @@ def test_an_agent_cannot_take_the_uid_of_another_gateway(daphne, org, token, gat
 def test_an_idle_connection_survives_the_channel_layers_blocking_reads(ws_agent):
     ws_agent.send()
     # channels-redis waits 5 s per blocking pop; a Redis socket timeout at or under that would
-    # crash the idle consumer (closed with 1011) once a read is cut short.
+    # crash the idle consumer (closed with 1011) once a read is cut short. The idling is what is tested.
     time.sleep(11)
     assert ws_agent.send().instance_uid == ws_agent.uid
 
