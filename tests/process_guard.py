@@ -12,14 +12,17 @@ test in the fast tier, so the marks are checked while the tests run rather than 
   module-scoped live server started by an earlier test) needs the marker too;
 - a test that started one (or uses such a fixture) without the matching marker fails, naming what it started.
 
-Playwright's own driver process counts as the browser, not as a process. `live_server_process`, the former name
-of `process`, is still accepted (it is given the `process` marker at collection, so `-m` selects it alike).
+Playwright's own driver process counts as the browser, not as a process. `ctypes.util.find_library`, which runs
+gcc/ld/ldconfig to locate a shared library (GDAL, when drf-spectacular first builds the schema), is a lookup inside
+whichever test happens to come first, not a process the test starts: it is left out. `live_server_process`, the
+former name of `process`, is still accepted (it is given the `process` marker at collection, so `-m` selects it alike).
 """
 
 import functools
 import inspect
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +48,18 @@ def _describe(args):
     if isinstance(args, str | bytes | os.PathLike):
         return os.fsdecode(args) if not isinstance(args, str) else args
     return " ".join(os.fsdecode(arg) if isinstance(arg, bytes | os.PathLike) else str(arg) for arg in args)
+
+
+LOOKUPS = (os.path.join("ctypes", "util.py"),)  # modules whose subprocesses only look something up
+
+
+def _in_a_lookup():
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(LOOKUPS):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _kind_of(command):
@@ -73,7 +88,7 @@ class Guard:
 
     def record(self, kind, what):
         """Count a started process or browser against the running test and the fixtures being set up."""
-        if self.item is None:
+        if self.item is None or _in_a_lookup():
             return
         what = what[:200]
         self.started.setdefault(self.item.nodeid, []).append((kind, what))

@@ -55,6 +55,12 @@ def test_a_test_that_starts_nothing_needs_no_marker(pytester):
     result.assert_outcomes(passed=1)
 
 
+def test_a_shared_library_lookup_is_not_a_process_of_the_test(pytester):
+    # ctypes.util.find_library runs gcc/ld/ldconfig: whichever test first imports GDAL's bindings would need a marker.
+    result = run(pytester, "import ctypes.util\n\ndef test_it():\n    ctypes.util.find_library('no-such-library')\n")
+    result.assert_outcomes(passed=1)
+
+
 def test_an_asyncio_subprocess_counts(pytester):
     result = run(
         pytester,
