@@ -5,9 +5,9 @@ redis-server... any subprocess) and `browser` (they drive Chromium). A marker th
 test in the fast tier, so the marks are checked while the tests run rather than trusted:
 
 - for the whole session, `subprocess.Popen` (which `subprocess.run`, `asyncio.create_subprocess_exec` and
-  `os.popen` go through), `os.fork`, `os.posix_spawn(p)` and `os.system` are wrapped, as are Playwright's
-  `BrowserType.launch*` (sync and async); a call while a test runs (its setup, call or teardown) is counted
-  against that test;
+  `os.popen` go through), `os.fork`, `os.posix_spawn(p)`, `os.system` and multiprocessing's spawn are wrapped, as are
+  Playwright's `BrowserType.launch*` (sync and async); a call while a test runs (its setup, call or teardown) is
+  counted against that test;
 - a fixture during whose setup a process started is remembered, so a later test that only reuses it (a
   module-scoped live server started by an earlier test) needs the marker too;
 - a test that started one (or uses such a fixture) without the matching marker fails, naming what it started.
@@ -20,6 +20,7 @@ former name of `process`, is still accepted (it is given the `process` marker at
 
 import functools
 import inspect
+import multiprocessing.util
 import os
 import subprocess
 import sys
@@ -171,6 +172,8 @@ def _targets():
     for name in ("fork", "forkpty", "system", "posix_spawn", "posix_spawnp"):
         if hasattr(os, name):
             targets.append((os, name, getattr(os, name)))
+    # multiprocessing's "spawn" and "forkserver" start their interpreters here, past Popen and os.fork.
+    targets.append((multiprocessing.util, "spawnv_passfds", multiprocessing.util.spawnv_passfds))
     if PLAYWRIGHT_ROOTS:
         from playwright.async_api import BrowserType as AsyncBrowserType
         from playwright.sync_api import BrowserType
@@ -190,6 +193,8 @@ def _classify(name, args, kwargs):
         command = _describe(args[1] if len(args) > 1 else kwargs.get("args", ""))
     elif name in ("posix_spawn", "posix_spawnp", "system"):
         command = _describe(args[0] if args else "")
+    elif name == "spawnv_passfds":  # (path, args, passfds)
+        command = _describe(args[1] if len(args) > 1 else args[0])
     else:
         command = f"os.{name}()"
     return _kind_of(command), command

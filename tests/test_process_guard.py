@@ -93,6 +93,21 @@ def test_it():
     result.stdout.fnmatch_lines(["*os.fork()*"])
 
 
+def test_a_multiprocessing_spawn_counts(pytester):
+    result = run(
+        pytester,
+        """
+import multiprocessing
+
+def test_it():
+    process = multiprocessing.get_context("spawn").Process(target=print)
+    process.start()
+    process.join()
+""",
+    )
+    result.assert_outcomes(failed=1)
+
+
 def test_a_process_started_in_a_fixture_counts(pytester):
     result = run(
         pytester,
