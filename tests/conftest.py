@@ -6,6 +6,7 @@
 """
 
 import os
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -71,6 +72,10 @@ def fresh_rate_limits(monkeypatch):
     from core_app import ratelimit
 
     monkeypatch.setattr(ratelimit, "NAMESPACE", f"ratelimit-test-{uuid.uuid4().hex[:12]}")
+    # Fixed windows: a test's requests on either side of a minute's end would count in two windows.
+    # One second into a day, every window (second to day) holds the whole test.
+    pinned = time.time() // 86400 * 86400 + 1
+    monkeypatch.setattr(ratelimit, "clock", lambda: pinned)
 
 
 @contextmanager
