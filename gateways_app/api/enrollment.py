@@ -19,7 +19,7 @@ from core_app.api.parsers import JSONParser
 from core_app.api.throttling import EnrollmentThrottle
 from core_app.audit import client_ip
 from core_app.services import get_org_settings
-from gateways_app import services, tokens
+from gateways_app import enrollment, tokens
 from gateways_app.api.serializers import InstanceUidField, TagListField
 from gateways_app.models import GatewayMode
 
@@ -119,10 +119,10 @@ class EnrollmentView(APIView):
         body = EnrollmentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            result = services.enroll(raw, ip=client_ip(request), **body.validated_data)
+            result = enrollment.enroll(raw, ip=client_ip(request), **body.validated_data)
         except tokens.TokenError as error:
             raise exceptions.AuthenticationFailed(str(error))
-        except services.EnrollmentConflict as error:
+        except enrollment.EnrollmentConflict as error:
             return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         response = Response(self._answer(request, result), status=status.HTTP_201_CREATED)
         add_never_cache_headers(response)  # the OpAMP token is shown once: no cache may keep it
