@@ -49,12 +49,18 @@ def connected(results):
     return f"{results['connect']['connected']:,}" if results else "–"
 
 
+def others(results):
+    """CPU of everything but the server and the load generator during the heartbeats: how quiet the machine was."""
+    return cell(value(("", lambda r: r["heartbeat"]["other_cpu_percent"]), results)) if results else "–"
+
+
 def print_runs(runs):
-    print("| Run | Configuration | Load average before | Connected | " + " | ".join(m[0] for m in METRICS) + " |")
-    print("| ---: | --- | --- | ---: |" + " ---: |" * len(METRICS))
+    head = "| Run | Configuration | Load average before | Others' CPU (%) | Connected | "
+    print(head + " | ".join(m[0] for m in METRICS) + " |")
+    print("| ---: | --- | --- | ---: | ---: |" + " ---: |" * len(METRICS))
     for number, config, load, results in runs:
         values = " | ".join(cell(value(metric, results)) for metric in METRICS)
-        print(f"| {number} | {config} | {load} | {connected(results)} | {values} |")
+        print(f"| {number} | {config} | {load} | {others(results)} | {connected(results)} | {values} |")
 
 
 def print_comparison(runs):
