@@ -14,11 +14,10 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   headers); stock Daphne logs the whole URI.
 - An application instance is reaped as soon as it ends, and the sweep of all connections
   runs every SWEEP_SECONDS instead of every second (it held the event loop with thousands of
-  OpAMP connections; FLOWGATE_REAP_AT_ONCE=false turns it off); Autobahn's debug log arguments
-  are not formatted per frame (FLOWGATE_PLAIN_AUTOBAHN_LOG=false turns it off).
+  OpAMP connections; FLOWGATE_REAP_AT_ONCE=false turns it off).
 - WebSocket frames are sent at once when nothing is queued before them, not on the reactor's
   next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
-- The three above only make the server cheaper and rely on private names of Daphne, Twisted and
+- The two above only make the server cheaper and rely on private names of Daphne, Twisted and
   Autobahn: they run only on the tested versions of those (flowgate_site.server_extensions,
   otherwise Daphne's stock path and a logged warning). The others are kept on every version, and
   the server does not start if a name one of them needs is gone.
@@ -53,9 +52,6 @@ from autobahn.websocket.types import ConnectionDeny  # isort: skip  (after the r
 from flowgate_site import direct_write, embedded_beat, http_channel, server_extensions, workers  # noqa: E402  isort: skip
 from flowgate_site.body_limits import BodyLimits  # noqa: E402  isort: skip
 
-import autobahn.twisted.websocket  # noqa: E402  isort: skip
-import autobahn.websocket.protocol  # noqa: E402  isort: skip
-
 from twisted.internet import defer, reactor  # noqa: E402  isort: skip  (the reactor daphne.server installed)
 from django.conf import settings  # noqa: E402  isort: skip  (read lazily, once the command line set the module)
 
@@ -63,21 +59,6 @@ logger = logging.getLogger("daphne.server")
 DENIAL_EXTENSION = "websocket.http.response"
 # Seconds between two sweeps of all connections (FlowGateServer.application_checker).
 SWEEP_SECONDS = 5
-
-
-def _plain(value, *args, **kwargs):
-    return value
-
-
-def format_debug_log_plainly():
-    """Autobahn's debug log calls get their arguments raw (the plain_autobahn_log extension).
-
-    Autobahn formats the arguments of its debug log calls (colored text through click) before the
-    logger drops them, on every frame sent and every read: a share of the server's CPU under OpAMP
-    heartbeats (measured in docs/benchmarks.md).
-    """
-    for module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
-        module.hltype = module.hlval = _plain
 
 
 TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
@@ -143,8 +124,6 @@ class FlowGateServer(Server):
         super().__init__(*args, ready_callable=self.configure_websockets, **kwargs)
         # After Daphne's command line configured logging, before any connection: the warnings show.
         self.extensions = server_extensions.choose(settings)
-        if "plain_autobahn_log" in self.extensions:
-            format_debug_log_plainly()
 
     def configure_websockets(self):
         # Called by run() once the WebSocket factory exists, before the reactor starts.

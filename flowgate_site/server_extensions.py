@@ -84,19 +84,6 @@ EXTENSIONS = (
         tested_by=("tests/core/test_reaper.py", "tests/core/test_server_live.py"),
     ),
     Extension(
-        name="plain_autobahn_log",
-        kind=PERFORMANCE,
-        summary="Autobahn's per-frame debug log arguments are not formatted (module globals hltype/hlval)",
-        setting="FLOWGATE_PLAIN_AUTOBAHN_LOG",
-        names=(
-            "autobahn.websocket.protocol:hltype",
-            "autobahn.websocket.protocol:hlval",
-            "autobahn.twisted.websocket:hltype",
-            "autobahn.twisted.websocket:hlval",
-        ),
-        tested_by=("tests/core/test_server_extensions.py",),
-    ),
-    Extension(
         name="websocket_limits",
         kind=CORRECTNESS,
         summary="WebSocket message/frame limits of FLOWGATE_OPAMP_MAX_MESSAGE_BYTES, 1009 close over them",

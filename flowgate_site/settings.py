@@ -339,9 +339,8 @@ FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
 # Its other performance extensions (docs/architecture.md "Server extensions"), each on unless turned off
 # here, and off anyway when Daphne/Twisted/autobahn are not the tested versions (flowgate_site/server_extensions.py):
-# applications reaped as soon as they end with a sweep every 5 s instead of 1 s; Autobahn's debug log unformatted.
+# applications reaped as soon as they end with a sweep every 5 s instead of 1 s.
 FLOWGATE_REAP_AT_ONCE = env_bool("FLOWGATE_REAP_AT_ONCE", True)
-FLOWGATE_PLAIN_AUTOBAHN_LOG = env_bool("FLOWGATE_PLAIN_AUTOBAHN_LOG", True)
 # Request bodies, refused with 413 by `python -m flowgate_site.serve` while they arrive, before the
 # application reads them (flowgate_site/body_limits.py, docs/security.md "Request body limits"):
 # "path-prefix=bytes" items, the longest matching prefix wins; any other path gets the default, which

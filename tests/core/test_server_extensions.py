@@ -8,9 +8,6 @@ with a warning while the correctness ones keep running, or stop the server if a 
 import logging
 import re
 
-import autobahn.twisted.websocket
-import autobahn.util
-import autobahn.websocket.protocol
 import pytest
 from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
@@ -18,6 +15,7 @@ from daphne.ws_protocol import WebSocketFactory
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.test.utils import override_settings
+from twisted.internet import abstract
 from twisted.internet.task import Clock
 
 from flowgate_site import serve, server_extensions
@@ -27,14 +25,6 @@ from tests.live import ROOT
 ALL = {extension.name for extension in EXTENSIONS}
 PERFORMANCE_NAMES = {extension.name for extension in EXTENSIONS if extension.kind == PERFORMANCE}
 OTHER_TWISTED = {**TESTED_VERSIONS, "Twisted": "27.1.0"}
-
-
-@pytest.fixture
-def autobahn_globals(monkeypatch):
-    """Autobahn's log helpers restored after the test (the plain_autobahn_log extension replaces them)."""
-    for module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
-        monkeypatch.setattr(module, "hltype", autobahn.util.hltype)
-        monkeypatch.setattr(module, "hlval", autobahn.util.hlval)
 
 
 @pytest.fixture
@@ -100,11 +90,11 @@ def test_on_another_version_performance_extensions_fall_back_with_a_warning(capl
 
 
 def test_a_performance_extension_whose_name_is_gone_falls_back(monkeypatch, caplog):
-    monkeypatch.delattr(autobahn.websocket.protocol, "hlval")
+    monkeypatch.delattr(abstract.FileDescriptor, "offset")
     with caplog.at_level(logging.WARNING, logger="daphne.server"):
         enabled = server_extensions.choose(settings, installed=TESTED_VERSIONS)
-    assert enabled == ALL - {"plain_autobahn_log"}
-    assert "autobahn.websocket.protocol:hlval not found" in caplog.text
+    assert enabled == ALL - {"direct_write"}
+    assert "twisted.internet.abstract:FileDescriptor.offset not found" in caplog.text
 
 
 def test_a_correctness_extension_whose_name_is_gone_stops_the_server(monkeypatch):
@@ -116,17 +106,14 @@ def test_a_correctness_extension_whose_name_is_gone_stops_the_server(monkeypatch
     assert "Twisted 27.1.0" in message
 
 
-def test_the_server_on_the_tested_versions_runs_the_performance_extensions(monkeypatch, autobahn_globals, clock):
+def test_the_server_on_the_tested_versions_runs_the_performance_extensions(monkeypatch, clock):
     server = make_server(monkeypatch, TESTED_VERSIONS)
-    assert autobahn.websocket.protocol.hltype is serve._plain
-    assert autobahn.twisted.websocket.hlval is serve._plain
     server.application_checker()
     assert [call.getTime() for call in clock.getDelayedCalls()] == [serve.SWEEP_SECONDS]
 
 
-def test_the_server_on_another_version_takes_daphnes_stock_path(monkeypatch, autobahn_globals, clock):
+def test_the_server_on_another_version_takes_daphnes_stock_path(monkeypatch, clock):
     server = make_server(monkeypatch, OTHER_TWISTED)
-    assert autobahn.websocket.protocol.hltype is autobahn.util.hltype
     server.application_checker()
     assert [call.getTime() for call in clock.getDelayedCalls()] == [1]  # Daphne's own sweep
     configure(server, monkeypatch)
