@@ -59,6 +59,8 @@ FANOUT_SLICE = 1000
 JOIN_SECONDS = 15
 # After a channel-layer error: wait this long, then join again and go on receiving.
 RETRY_SECONDS = 1
+# A cancelled channel-layer call that goes on regardless is cancelled again this often (_call).
+RECANCEL_SECONDS = 0.1
 
 
 class Registry:
@@ -145,7 +147,7 @@ class Registry:
         try:
             while True:
                 try:
-                    event = await layer.receive(channel)
+                    event = await _call(layer.receive(channel))
                 except Exception:
                     if not failing:
                         logger.exception("OpAMP server listener failed; retrying every %s s", RETRY_SECONDS)
@@ -169,7 +171,7 @@ class Registry:
         failing = False
         while True:
             try:
-                await layer.group_add(SERVERS_GROUP, channel)
+                await _call(layer.group_add(SERVERS_GROUP, channel))
             except Exception as error:
                 if not failing:
                     logger.warning("could not join %s (%r); retrying every %s s", SERVERS_GROUP, error, RETRY_SECONDS)
@@ -183,8 +185,11 @@ class Registry:
     async def _stay_joined(self, layer, channel, rejoin):
         """Join SERVERS_GROUP again every JOIN_SECONDS, and at once when the listener saw an error."""
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that comes
+            # just as rejoin is set (see _call), and this loop would never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(rejoin.wait(), timeout=JOIN_SECONDS)
+                async with asyncio.timeout(JOIN_SECONDS):
+                    await rejoin.wait()
             rejoin.clear()
             await self._join(layer, channel)
 
@@ -280,6 +285,28 @@ class Registry:
                     await database_sync_to_async(services.touch_gateways, thread_sensitive=False)(statuses)
         finally:
             self._writing = False
+
+
+async def _call(awaitable):
+    """Await a channel-layer call in a task of its own, and make sure it ends when this task is cancelled.
+
+    On Python 3.11 asyncio.wait_for loses a cancellation that arrives just as the operation it waits
+    on completes (CPython issue 86296, fixed in 3.12), and redis-py sends every command through
+    wait_for. The call then goes on as if nothing happened: channels-redis's receive() pops again
+    until a message comes, and the listener with it. An event loop's shutdown (asyncio.run, so each
+    async_to_sync) cancels every task once and waits for all of them: it waited for ever, idle.
+    asyncio.wait never absorbs the caller's cancellation; the call is then cancelled again until it
+    has really ended.
+    """
+    call = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait({call})
+    except asyncio.CancelledError:
+        while not call.done():
+            call.cancel()
+            await asyncio.wait({call}, timeout=RECANCEL_SECONDS)
+        raise
+    return call.result()
 
 
 registry = Registry()

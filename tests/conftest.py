@@ -5,7 +5,9 @@
 - charlie: owner of `other_org` (globex), who must never see acme's objects
 """
 
+import faulthandler
 import os
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -55,6 +57,18 @@ def pytest_configure(config):
         missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
         if missing:
             raise pytest.UsageError(f"CI=true but {', '.join(missing)} is not set")
+
+
+# Seconds a finished run may take to exit before it fails with every thread's stack.
+EXIT_SECONDS = 60
+
+
+def pytest_unconfigure(config):
+    # pytest-timeout bounds each test, its fixtures and finalizers; nothing bounds the exit, where Python joins
+    # every non-daemon thread (concurrent.futures' workers, where async_to_sync runs its event loops). A loop that
+    # could not finish its shutdown kept a finished run alive, idle, for ever. faulthandler's watchdog is a C thread:
+    # it prints every thread's stack and exits with status 1 even then.
+    faulthandler.dump_traceback_later(EXIT_SECONDS, exit=True, file=sys.__stderr__)
 
 
 @pytest.fixture(autouse=True)

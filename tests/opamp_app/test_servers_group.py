@@ -5,6 +5,7 @@ itself, within seconds, whether or not its own receive saw the outage as an erro
 """
 
 import asyncio
+import threading
 import time
 import uuid
 
@@ -81,3 +82,53 @@ def test_the_listener_rejoins_a_group_it_lost_without_seeing_an_error(monkeypatc
     monkeypatch.setattr(presence, "JOIN_SECONDS", 0.2)
     rejoined = async_to_sync(outage_then_push)(monkeypatch, seen=False)
     assert rejoined < 1
+
+
+class WaitForLayer(InMemoryChannelLayer):
+    """A layer whose receive() works as channels-redis's on redis-py: each command is sent through
+    asyncio.wait_for, then the blocking pop comes back empty (here after 10 ms) and is sent again."""
+
+    async def receive(self, channel):
+        while True:
+            await asyncio.wait_for(asyncio.sleep(0), timeout=15)
+            await asyncio.sleep(0.01)
+
+
+def shuts_down_within(seconds, main):
+    """Whether asyncio.run(main()) ends within `seconds`, in a thread as async_to_sync runs it.
+
+    asyncio.run's end cancels every task of the loop once and waits for all of them.
+    """
+    loops = []
+
+    async def run():
+        loops.append(asyncio.get_running_loop())
+        await main()
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not thread.is_alive():
+        return True
+    # Cancel once more, so that a failure leaves no loop running behind it.
+    loop = loops[0]
+    loop.call_soon_threadsafe(lambda: [task.cancel() for task in asyncio.all_tasks(loop)])
+    thread.join(5)
+    return False
+
+
+def test_the_listener_ends_with_its_event_loop_whenever_the_loop_shuts_down(monkeypatch):
+    # On Python 3.11, wait_for loses a cancellation that lands just as its operation completes: the
+    # loop's shutdown then waited for the listener for ever (the idle hangs of async_to_sync in tests).
+    monkeypatch.setattr(presence, "get_channel_layer", WaitForLayer)
+
+    def main_returning_after(ticks):
+        async def main():
+            Registry().ensure_running()
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+
+        return main
+
+    stuck = [ticks for ticks in range(20) if not shuts_down_within(2, main_returning_after(ticks))]
+    assert stuck == []
