@@ -7,9 +7,8 @@
 #   N=500 ROUNDS=1 bash bench/ab_server_extensions.sh   # a dry run
 #
 # Configurations: baseline (every extension on, one process), no_direct_write
-# (FLOWGATE_DIRECT_WRITE=false), no_reap_at_once (FLOWGATE_REAP_AT_ONCE=false: Daphne's own reaping
-# and sweep every second), sweep_1s (reap_at_once on, its sweep every second: bench/serve_sweep.py),
-# no_plain_autobahn_log (FLOWGATE_PLAIN_AUTOBAHN_LOG=false), workers_2 (`--workers 2`).
+# (FLOWGATE_DIRECT_WRITE=false), workers_2 (`--workers 2`). The extensions that bought nothing were
+# removed after the run docs/benchmarks.md shows (their configurations are in this file's git history).
 # CONFIGS="baseline workers_2" picks some. Results: var/bench/ab/<start time>/<run>-<config>.{json,txt}
 # and runs.tsv (one line per run: number, configuration, load average before it, result file).
 # Other variables go to run_opamp_bench.sh (DATABASE_URL, REDIS_URL, PORT, DURATION, ...).
@@ -18,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-5000}
 ROUNDS=${ROUNDS:-2}
-CONFIGS=${CONFIGS:-"no_direct_write no_reap_at_once sweep_1s no_plain_autobahn_log workers_2"}
+CONFIGS=${CONFIGS:-"no_direct_write workers_2"}
 PORT=${PORT:-8400}
 export PORT
 OUT=var/bench/ab/$(date -u +%Y%m%dT%H%M%SZ)
@@ -31,11 +30,6 @@ run() {  # run NUMBER CONFIG
   case $config in
     baseline) ;;
     no_direct_write) environment+=(FLOWGATE_DIRECT_WRITE=false) ;;
-    no_reap_at_once) environment+=(FLOWGATE_REAP_AT_ONCE=false) ;;
-    no_plain_autobahn_log) environment+=(FLOWGATE_PLAIN_AUTOBAHN_LOG=false) ;;
-    sweep_1s)
-      environment+=(SERVER_COMMAND=".venv/bin/python -m serve_sweep 1 -e $ENDPOINT flowgate_site.asgi:application")
-      result=var/bench/custom-server ;;
     workers_2)
       environment+=(SERVER_COMMAND=".venv/bin/python -m flowgate_site.serve --workers 2 -e $ENDPOINT flowgate_site.asgi:application")
       result=var/bench/custom-server ;;

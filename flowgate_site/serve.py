@@ -12,15 +12,15 @@ Daphne's own command line (every option works the same) with what the OpAMP endp
   under plain Daphne such a close fails and Daphne closes with 1011 instead.
 - The access log hides `token=` query parameters (OpAMP tokens of clients that cannot send
   headers); stock Daphne logs the whole URI.
-- An application instance is reaped as soon as it ends, and the sweep of all connections
-  runs every SWEEP_SECONDS instead of every second (it held the event loop with thousands of
-  OpAMP connections; FLOWGATE_REAP_AT_ONCE=false turns it off).
+- Shutting down with open connections cancels the running applications and skips the ones that
+  ended (Daphne's own shutdown raised KeyError on those); a close reported twice is ignored.
+  Daphne's sweep, every second, reaps ended applications and drops closed connections.
 - WebSocket frames are sent at once when nothing is queued before them, not on the reactor's
   next turn (flowgate_site.direct_write; FLOWGATE_DIRECT_WRITE=false turns it off).
-- The two above only make the server cheaper and rely on private names of Daphne, Twisted and
-  Autobahn: they run only on the tested versions of those (flowgate_site.server_extensions,
-  otherwise Daphne's stock path and a logged warning). The others are kept on every version, and
-  the server does not start if a name one of them needs is gone.
+- That one only makes the server cheaper and relies on private names of Twisted: it runs only on
+  the tested versions of Daphne, Twisted and Autobahn (flowgate_site.server_extensions,
+  otherwise Twisted's own write path and a logged warning). The others are kept on every version,
+  and the server does not start if a name one of them needs is gone.
 - SIGUSR1 logs how many connections and running application instances the server holds.
 - Without a broker (the embedded defaults) the process also runs the periodic tasks and the
   rollout ticks a Celery worker would (flowgate_site.embedded_beat).
@@ -38,8 +38,6 @@ import os
 import re
 import signal
 import sys
-import time
-from functools import partial
 from http import HTTPStatus
 
 # daphne.cli imports daphne.server first, which installs Twisted's asyncio reactor.
@@ -57,8 +55,6 @@ from django.conf import settings  # noqa: E402  isort: skip  (read lazily, once 
 
 logger = logging.getLogger("daphne.server")
 DENIAL_EXTENSION = "websocket.http.response"
-# Seconds between two sweeps of all connections (FlowGateServer.application_checker).
-SWEEP_SECONDS = 5
 
 
 TOKEN_IN_QUERY = re.compile(r"([?&])token=[^&\s'\"]*")
@@ -152,77 +148,23 @@ class FlowGateServer(Server):
     def create_application(self, protocol, scope):
         if scope.get("type") == "websocket":
             scope = {**scope, "extensions": {**scope.get("extensions", {}), DENIAL_EXTENSION: {}}}
-        queue = super().create_application(protocol, scope)
-        instance = self.connections.get(protocol, {}).get("application_instance")
-        if instance is not None and "reap_at_once" in self.extensions:
-            instance.add_done_callback(partial(self.application_done, protocol))
-        return queue
+        return super().create_application(protocol, scope)
 
     def protocol_disconnected(self, protocol):
-        """Drop a closed connection at once when it holds no application (reap_at_once).
+        """Ignore the close of a connection Daphne's sweep already dropped.
 
-        A WebSocket's handshake request is such a connection: Daphne adds the request, hands its
-        socket to the WebSocket protocol and marks the request closed, and only a sweep removed
-        it, so every connection left one entry behind until then. A connection whose application
-        still runs stays until application_done(); one already dropped is not looked up again
-        (Daphne may report the same close twice: a refused handshake, then the socket's close).
+        Daphne may report the same close twice (a refused handshake, then the socket's close); if
+        its sweep dropped the connection in between, its own method raised KeyError.
         """
-        details = self.connections.get(protocol)
-        if details is None:
-            return
-        super().protocol_disconnected(protocol)
-        if "reap_at_once" in self.extensions and "application_instance" not in details:
-            del self.connections[protocol]
-
-    def application_done(self, protocol, instance):
-        """Reap an application instance as soon as it ends (what Daphne's sweep would do later)."""
-        details = self.connections.get(protocol)
-        if details is None or details.get("application_instance") is not instance:
-            return
-        del details["application_instance"]
-        exception = None if instance.cancelled() else instance.exception()
-        if isinstance(exception, KeyboardInterrupt):
-            self.stop()  # the application asks the server to exit
-        elif exception is not None:
-            logger.error("Exception inside application: %s", exception, exc_info=exception)
-            if not details.get("disconnected"):
-                protocol.handle_exception(exception)
-        if details.get("disconnected"):
-            del self.connections[protocol]
-
-    def application_checker(self):
-        """Daphne's periodic sweep of every connection, every SWEEP_SECONDS instead of every second.
-
-        Ended applications are reaped by application_done() already; what is left for the sweep
-        is to drop closed connections and to cancel applications that outlive their connection
-        by more than application_close_timeout. Walking thousands of connections every second
-        held the event loop each time (measured in docs/benchmarks.md). Without the reap_at_once
-        extension this is Daphne's own sweep, every second.
-        """
-        if "reap_at_once" not in self.extensions:
-            super().application_checker()
-            return
-        now = time.time()
-        for protocol, details in list(self.connections.items()):
-            disconnected = details.get("disconnected")
-            instance = details.get("application_instance")
-            if not disconnected:
-                continue
-            if instance is None:
-                del self.connections[protocol]
-            elif not instance.done() and now - disconnected > self.application_close_timeout:
-                logger.warning(
-                    "Application instance %r of connection %r outlived it and was killed.", instance, protocol
-                )
-                instance.cancel()
-        reactor.callLater(SWEEP_SECONDS, self.application_checker)
+        if protocol in self.connections:
+            super().protocol_disconnected(protocol)
 
     def kill_all_applications(self):
         """Cancel every running application before the reactor stops; Twisted waits for them.
 
         Daphne's own version reads every connection's application instance, but an instance that
-        ended is reaped (by application_done or Daphne's sweep) while its connection may still be
-        open: shutting down then raised KeyError.
+        ended is reaped by Daphne's sweep while its connection may still be open: shutting down
+        then raised KeyError.
         """
         running = [
             instance

@@ -65,25 +65,6 @@ EXTENSIONS = (
         tested_by=("tests/core/test_direct_write.py",),
     ),
     Extension(
-        name="reap_at_once",
-        kind=PERFORMANCE,
-        summary="ended applications and closed connections are dropped at once; the sweep runs every 5 s, not 1 s",
-        setting="FLOWGATE_REAP_AT_ONCE",
-        names=(
-            "daphne.server:Server.create_application",
-            "daphne.server:Server.protocol_disconnected",
-            "daphne.server:Server.application_checker",
-            "daphne.server:Server.kill_all_applications",
-            "daphne.server:Server.stop",
-        ),
-        runtime_names=(
-            "daphne.server:Server.connections (protocol -> {'connected', 'disconnected', 'application_instance'})",
-            "daphne.server:Server.application_close_timeout",
-            "daphne.http_protocol:WebRequest.process (a WebSocket's handshake request, closed without application)",
-        ),
-        tested_by=("tests/core/test_reaper.py", "tests/core/test_server_live.py"),
-    ),
-    Extension(
         name="websocket_limits",
         kind=CORRECTNESS,
         summary="WebSocket message/frame limits of FLOWGATE_OPAMP_MAX_MESSAGE_BYTES, 1009 close over them",
@@ -134,6 +115,19 @@ EXTENSIONS = (
         names=("daphne.server:Server.log_action",),
         runtime_names=("the 'path' key of the details Daphne passes to log_action",),
         tested_by=("tests/opamp_app/test_websocket_auth_live.py",),
+    ),
+    Extension(
+        name="clean_shutdown",
+        kind=CORRECTNESS,
+        summary="shutdown cancels running applications and skips ended ones; a close reported twice is ignored",
+        names=(
+            "daphne.server:Server.kill_all_applications",
+            "daphne.server:Server.protocol_disconnected",
+        ),
+        runtime_names=(
+            "daphne.server:Server.connections (protocol -> {'connected', 'disconnected', 'application_instance'})",
+        ),
+        tested_by=("tests/core/test_reaper.py", "tests/core/test_server_live.py"),
     ),
     Extension(
         name="http_limits",

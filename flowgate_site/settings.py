@@ -335,12 +335,9 @@ FLOWGATE_OPAMP_FREEZE_GC = env_bool("FLOWGATE_OPAMP_FREEZE_GC", True)
 # between two runs of reconcile_deployments (re-ticks deployments, re-sends drifted configs).
 FLOWGATE_ROLLOUT_TICK_SECONDS = float(env_str("FLOWGATE_ROLLOUT_TICK_SECONDS", "2"))
 FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
-# `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py).
+# `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py);
+# off anyway when Daphne/Twisted/autobahn are not the tested versions (flowgate_site/server_extensions.py).
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
-# Its other performance extensions (docs/architecture.md "Server extensions"), each on unless turned off
-# here, and off anyway when Daphne/Twisted/autobahn are not the tested versions (flowgate_site/server_extensions.py):
-# applications reaped as soon as they end with a sweep every 5 s instead of 1 s.
-FLOWGATE_REAP_AT_ONCE = env_bool("FLOWGATE_REAP_AT_ONCE", True)
 # Request bodies, refused with 413 by `python -m flowgate_site.serve` while they arrive, before the
 # application reads them (flowgate_site/body_limits.py, docs/security.md "Request body limits"):
 # "path-prefix=bytes" items, the longest matching prefix wins; any other path gets the default, which

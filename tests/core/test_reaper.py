@@ -1,9 +1,9 @@
-"""FlowGateServer's reaper and sweep, driven in-process: an asyncio loop for the applications, Twisted's
+"""FlowGateServer's reaper and shutdown, driven in-process: an asyncio loop for the applications, Twisted's
 test clock for the reactor, plain objects for the connections (Daphne keys its table by protocol).
 
-serve.py's reap_at_once extension: an application is reaped as soon as it ends, and a sweep every
-SWEEP_SECONDS cancels applications that outlive their connection and drops closed connections.
-tests/core/test_server_live.py shows the same on a real server with real sockets.
+Daphne's sweep, every second, reaps ended applications, cancels those that outlive their connection and
+drops closed connections; serve.py's clean_shutdown keeps a close reported twice and a shutdown with
+ended applications from raising. tests/core/test_server_live.py shows the same on a real server.
 """
 
 import asyncio
@@ -89,27 +89,33 @@ def settle(loop):
         loop.run_until_complete(asyncio.sleep(0))
 
 
-def test_an_application_that_ends_is_reaped_at_once(server, loop, app):
+def test_an_application_that_ends_is_reaped_by_the_sweep(server, loop, app):
     protocol = connect(server)
     app.release.set()
     settle(loop)
-    # No sweep ran: the connection is still open, its ended application is gone.
+    server.application_checker()
+    # The connection is still open, its ended application is gone.
     assert server.connections[protocol] == {"connected": server.connections[protocol]["connected"]}
 
 
-def test_a_closed_connection_is_dropped_as_soon_as_its_application_ends(server, loop, app):
+def test_a_closed_connection_is_dropped_once_its_application_ended(server, loop, app):
     protocol = connect(server)
     server.protocol_disconnected(protocol)
+    server.application_checker()
+    assert protocol in server.connections  # its application still runs
     app.release.set()
     settle(loop)
+    server.application_checker()
     assert server.connections == {}
 
 
-def test_a_closed_connection_without_application_is_dropped_at_once(server, loop):
+def test_a_close_reported_again_after_the_sweep_dropped_the_connection_is_ignored(server, loop):
     handshake = Protocol()  # the HTTP request a WebSocket upgrades: Daphne adds it, then marks it closed
     server.protocol_connected(handshake)
     server.protocol_disconnected(handshake)
-    server.protocol_disconnected(handshake)  # Daphne may report a close twice
+    server.application_checker()
+    assert server.connections == {}
+    server.protocol_disconnected(handshake)  # Daphne may report a close twice; its own method raised KeyError
     assert server.connections == {}
 
 
@@ -117,8 +123,9 @@ def test_an_application_exception_is_logged_and_handed_to_its_open_connection(se
     protocol = connect(server)
     app.raises = ValueError("boom")
     app.release.set()
+    settle(loop)
     with caplog.at_level(logging.ERROR, logger="daphne.server"):
-        settle(loop)
+        server.application_checker()
     assert [str(exception) for exception in protocol.exceptions] == ["boom"]
     assert "Exception inside application: boom" in caplog.text
 
@@ -129,6 +136,7 @@ def test_the_sweep_cancels_an_application_that_outlives_its_connection(server, l
     server.connections[protocol]["disconnected"] = time.time() - server.application_close_timeout - 1
     server.application_checker()
     settle(loop)
+    server.application_checker()
     assert server.connections == {}  # cancelled, then reaped and dropped
 
 
@@ -140,15 +148,11 @@ def test_the_sweep_leaves_a_recently_closed_connections_application_running(serv
     assert not server.connections[protocol]["application_instance"].done()
 
 
-def test_the_sweep_drops_closed_connections_and_runs_every_sweep_seconds(server, loop, clock):
-    open_one, closed = connect(server), Protocol()
-    server.protocol_connected(closed)
-    server.connections[closed]["disconnected"] = time.time()  # closed, and missed by protocol_disconnected
+def test_the_sweep_runs_every_second(server, loop, clock):
     server.application_checker()
-    assert list(server.connections) == [open_one]
-    assert [call.getTime() for call in clock.getDelayedCalls()] == [serve.SWEEP_SECONDS]
-    clock.advance(serve.SWEEP_SECONDS)
-    assert [call.getTime() for call in clock.getDelayedCalls()] == [2 * serve.SWEEP_SECONDS]
+    assert [call.getTime() for call in clock.getDelayedCalls()] == [1]
+    clock.advance(1)
+    assert [call.getTime() for call in clock.getDelayedCalls()] == [2]
 
 
 def test_shutdown_cancels_running_applications_and_skips_reaped_ones(server, loop, app):
@@ -156,7 +160,9 @@ def test_shutdown_cancels_running_applications_and_skips_reaped_ones(server, loo
     ended = connect(server)
     settle(loop)
     server.connections[ended]["application_instance"].cancel()
-    settle(loop)  # reaped while its connection is still open
+    settle(loop)
+    server.application_checker()  # reaped while its connection is still open
+    assert "application_instance" not in server.connections[ended]
     instance = server.connections[running]["application_instance"]
     waited = server.kill_all_applications()  # Daphne's own raised KeyError here
     settle(loop)

@@ -29,7 +29,7 @@ OTHER_TWISTED = {**TESTED_VERSIONS, "Twisted": "27.1.0"}
 
 @pytest.fixture
 def clock(monkeypatch):
-    """Twisted's test clock in place of the reactor, for the sweeps of serve.py and of Daphne."""
+    """Twisted's test clock in place of the reactor: nothing the tests start runs on the real one."""
     made = Clock()
     monkeypatch.setattr(serve, "reactor", made)
     monkeypatch.setattr("daphne.server.reactor", made)
@@ -106,16 +106,8 @@ def test_a_correctness_extension_whose_name_is_gone_stops_the_server(monkeypatch
     assert "Twisted 27.1.0" in message
 
 
-def test_the_server_on_the_tested_versions_runs_the_performance_extensions(monkeypatch, clock):
-    server = make_server(monkeypatch, TESTED_VERSIONS)
-    server.application_checker()
-    assert [call.getTime() for call in clock.getDelayedCalls()] == [serve.SWEEP_SECONDS]
-
-
-def test_the_server_on_another_version_takes_daphnes_stock_path(monkeypatch, clock):
+def test_the_server_on_another_version_takes_twisteds_own_write_path(monkeypatch, clock):
     server = make_server(monkeypatch, OTHER_TWISTED)
-    server.application_checker()
-    assert [call.getTime() for call in clock.getDelayedCalls()] == [1]  # Daphne's own sweep
     configure(server, monkeypatch)
     assert serve.FlowGateWebSocketProtocol.send_at_once is False
 
