@@ -12,18 +12,7 @@ class OrgSettingsForm(forms.ModelForm):
 
     class Meta:
         model = OrgSettings
-        fields = [
-            "opamp_token_lifetime_days",
-            "registration_token_lifetime_hours",
-            "heartbeat_interval_seconds",
-            "default_strategy",
-            "default_batch_percent",
-            "default_canary_percent",
-            "default_health_window_seconds",
-            "default_failure_threshold_percent",
-            "default_auto_rollback",
-            "extra_allowed_components",
-        ]
+        fields = list(OrgSettings.EDITABLE_FIELDS)
         labels = {
             "opamp_token_lifetime_days": "OpAMP token lifetime (days)",
             "registration_token_lifetime_hours": "Registration token lifetime (hours)",

@@ -118,6 +118,20 @@ class OrgSettings(OrgOwnedModel):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What an org admin may change: the settings page's form and the API's serializer.
+    EDITABLE_FIELDS = (
+        "opamp_token_lifetime_days",
+        "registration_token_lifetime_hours",
+        "heartbeat_interval_seconds",
+        "default_strategy",
+        "default_batch_percent",
+        "default_canary_percent",
+        "default_health_window_seconds",
+        "default_failure_threshold_percent",
+        "default_auto_rollback",
+        "extra_allowed_components",
+    )
+
     class Meta:
         ordering = ["organization__name"]
         verbose_name = "organization settings"

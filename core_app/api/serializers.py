@@ -20,20 +20,7 @@ class OrgSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = OrgSettings
-        fields = [
-            "organization",
-            "opamp_token_lifetime_days",
-            "registration_token_lifetime_hours",
-            "heartbeat_interval_seconds",
-            "default_strategy",
-            "default_batch_percent",
-            "default_canary_percent",
-            "default_health_window_seconds",
-            "default_failure_threshold_percent",
-            "default_auto_rollback",
-            "extra_allowed_components",
-            "updated_at",
-        ]
+        fields = ["organization", *OrgSettings.EDITABLE_FIELDS, "updated_at"]
         extra_kwargs = {
             "default_batch_percent": {"max_value": 100},
             "default_canary_percent": {"max_value": 100},
