@@ -22,6 +22,7 @@ from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import issue_opamp_token
 from templates_app.models import ConfigTemplate, TemplateVersion
 from tests.deployments_app.agents import Fleet
+from tests.deployments_app.test_rollout_live import CONFIG
 from tests.live import CeleryWorker, Daphne, free_port, unavailable, wait_for_port
 
 pytestmark = [
@@ -32,19 +33,6 @@ pytestmark = [
 ]
 
 AGENTS = 8
-CONFIG = """receivers:
-  otlp:
-    protocols:
-      grpc: {{}}
-exporters:
-  debug: {{}}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-# v{number}
-"""
 
 
 class PrivateRedis:
@@ -102,7 +90,8 @@ def template(org):
 
 
 def make_version(template, number):
-    return TemplateVersion.objects.create(template=template, number=number, config_yaml=CONFIG.format(number=number))
+    config = CONFIG.format(label=f"v{number}")
+    return TemplateVersion.objects.create(template=template, number=number, config_yaml=config)
 
 
 @pytest.fixture
