@@ -15,6 +15,8 @@ class DeploymentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     ROLLED_BACK = "rolled_back", "Rolled back"
     CANCELLED = "cancelled", "Cancelled"
+    # The validating task found that the targets cannot run the version (deployments_app.target_check).
+    REFUSED = "refused", "Refused"
 
 
 class TargetStatus(models.TextChoices):

@@ -17,6 +17,7 @@ FINISHED_STATUSES = {
     DeploymentStatus.FAILED,
     DeploymentStatus.ROLLED_BACK,
     DeploymentStatus.CANCELLED,
+    DeploymentStatus.REFUSED,
 }
 
 percent = [MinValueValidator(1), MaxValueValidator(100)]
@@ -59,6 +60,13 @@ class Deployment(OrgOwnedModel):
     current_batch = models.PositiveIntegerField(null=True, blank=True, help_text="The batch sent last.")
     gate_passed_at = models.DateTimeField(null=True, blank=True, help_text="When the current batch passed its gate.")
     next_tick_at = models.DateTimeField(null=True, blank=True)
+    # The check of the version against the targets (deployments_app.target_check): at creation, and
+    # again by the validating task before anything is sent. `validation` holds the latest result
+    # (per-gateway missing components, gateways that never reported, the deep check); `forced`: an
+    # admin overrode a refusal (audited).
+    forced = models.BooleanField(default=False, help_text="An admin deployed despite the target check's refusal.")
+    validation = models.JSONField(default=dict, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
 
     objects = DeploymentQuerySet.as_manager()
 
@@ -139,6 +147,8 @@ class DeploymentTarget(models.Model):
 
 
 class EventKind(models.TextChoices):
+    VALIDATED = "validated", "Validated"
+    REFUSED = "refused", "Refused"
     STARTED = "started", "Started"
     BATCH_STARTED = "batch_started", "Batch started"
     DELIVERED = "delivered", "Delivered after reconnecting"
