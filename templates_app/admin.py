@@ -113,7 +113,7 @@ class ConfigTemplateAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         )
         obj.pk = created.pk
         obj._state.adding = False
-        version = created.current_version()
+        version = created.latest_version()
         if version is not None and not version.is_deployable():
             self.message_user(request, f"{version.validation_summary()}. It cannot be deployed.", messages.ERROR)
 

@@ -48,7 +48,15 @@ class ConfigTemplate(OrgOwnedModel):
         return self.name
 
     def current_version(self):
-        """The highest-numbered version, or None."""
+        """The highest-numbered deployable version, or None.
+
+        "Current" is what a new deployment of this template would use: a version that is invalid,
+        or still being checked, never becomes current even when it is the newest.
+        """
+        return self.versions.deployable().order_by("-number").first()
+
+    def latest_version(self):
+        """The highest-numbered version whatever its validation state, or None."""
         return self.versions.order_by("-number").first()
 
 
@@ -56,14 +64,31 @@ class ValidationState(models.TextChoices):
     """The outcome of validating a version's config (templates_app.validation)."""
 
     UNVALIDATED = "unvalidated", "Not validated"
+    CHECKING = "checking", "Being checked"
     VALID = "valid", "Valid"
     WARNINGS = "warnings", "Valid with warnings"
     INVALID = "invalid", "Invalid"
 
 
+# The states a deployment may use. "checking" is not one: the deep check (templates_app.tasks)
+# has not finished, and nobody should ship a config whose check is still running. "unvalidated"
+# is only found on rows saved before validation existed (every new version is validated): they
+# stay deployable, as they were, so the config a fleet already runs can still be rolled out again;
+# the pages mark them "Not validated" and the admin's re-validate action settles them.
+DEPLOYABLE_STATES = (ValidationState.VALID, ValidationState.WARNINGS, ValidationState.UNVALIDATED)
+
+
 class TemplateVersionQuerySet(child_queryset("template__organization")):
     def update(self, **kwargs):
         raise TypeError("Template versions are immutable.")
+
+    def deployable(self):
+        """Versions a deployment may use (see DEPLOYABLE_STATES): for choices and for checks."""
+        return self.filter(validation_state__in=DEPLOYABLE_STATES)
+
+    def checking(self):
+        """Versions whose deep check is queued or running (templates_app.tasks.check_version)."""
+        return self.filter(validation_state=ValidationState.CHECKING)
 
 
 def sha256_of(text):
@@ -123,8 +148,14 @@ class TemplateVersion(models.Model):
         return self.template.organization
 
     def is_deployable(self):
-        """False when validation found errors (a version not validated yet is not refused here)."""
-        return self.validation_state != ValidationState.INVALID
+        """True when a deployment may use this version: valid, valid with warnings, or a legacy row
+        from before validation existed. Invalid versions, and versions whose check has not
+        finished ("checking"), are refused (see DEPLOYABLE_STATES)."""
+        return self.validation_state in DEPLOYABLE_STATES
+
+    @property
+    def is_checking(self):
+        return self.validation_state == ValidationState.CHECKING
 
     def validation_summary(self):
         """One line: the validation state and the first error (or warning), with its line and column."""
@@ -136,3 +167,11 @@ class TemplateVersion(models.Model):
             more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
             text += f": {first['message']}{place}{more}"
         return text
+
+    def refusal(self):
+        """Why a deployment may not use this version, as one sentence ("" when it may)."""
+        if self.is_deployable():
+            return ""
+        if self.is_checking:
+            return f"{self} is still being checked by the collector; deploy it once the check has finished."
+        return f"{self.validation_summary()}. Fix it in a new version to deploy it."

@@ -11,7 +11,17 @@ class ConfigTemplateSerializer(OrgOwnedSerializer):
     """A template. Its versions are added through its versions endpoint."""
 
     current_version = serializers.IntegerField(
-        source="current_version_number", read_only=True, allow_null=True, help_text="Highest version number."
+        source="current_version_number",
+        read_only=True,
+        allow_null=True,
+        help_text="Highest deployable version number (valid, valid with warnings, or validated before validation "
+        "existed): what a new deployment would use. An invalid version, or one still being checked, is never current.",
+    )
+    latest_version = serializers.IntegerField(
+        source="latest_version_number",
+        read_only=True,
+        allow_null=True,
+        help_text="Highest version number, whatever its validation state.",
     )
     version_count = serializers.IntegerField(read_only=True)
     created_by = serializers.SlugRelatedField(
@@ -27,6 +37,7 @@ class ConfigTemplateSerializer(OrgOwnedSerializer):
             "type",
             "description",
             "current_version",
+            "latest_version",
             "version_count",
             "created_by",
             "created_at",
@@ -83,12 +94,28 @@ class TemplateVersionListSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True, help_text="Username of the author."
     )
     validation_state = serializers.ChoiceField(
-        choices=ValidationState.choices, read_only=True, help_text="An invalid version cannot be deployed."
+        choices=ValidationState.choices,
+        read_only=True,
+        help_text="checking: the collector's deep check is still running (the state changes when it ends). "
+        "An invalid version, or one being checked, cannot be deployed.",
+    )
+    deployable = serializers.BooleanField(
+        source="is_deployable", read_only=True, help_text="Whether a deployment may use this version now."
     )
 
     class Meta:
         model = TemplateVersion
-        fields = ["id", "template", "number", "sha256", "change_summary", "validation_state", "author", "created_at"]
+        fields = [
+            "id",
+            "template",
+            "number",
+            "sha256",
+            "change_summary",
+            "validation_state",
+            "deployable",
+            "author",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -108,7 +135,7 @@ class TemplateVersionSerializer(StrictFieldsMixin, TemplateVersionListSerializer
             "validated_at",
             "config_yaml",
         ]
-        read_only_fields = ["id", "template", "number", "sha256", "author", "created_at", "validated_at"]
+        read_only_fields = ["id", "template", "number", "sha256", "deployable", "author", "created_at", "validated_at"]
         extra_kwargs = {"config_yaml": {"trim_whitespace": False}}
 
     def create(self, validated_data):

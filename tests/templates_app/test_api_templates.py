@@ -17,16 +17,23 @@ def detail_url(template):
 
 class TestList:
     def test_it_shows_current_version_and_version_count(self, api_client, template, alice):
-        create_version(template, config_yaml="a: 1\n", change_summary="", author=alice)
+        create_version(template, config_yaml=PIPELINE_YAML + "# v2\n", change_summary="", author=alice)
         response = api_client.get(URL)
         assert response.status_code == 200
         [row] = response.json()["results"]
-        assert (row["name"], row["organization"], row["current_version"], row["version_count"]) == (
-            "edge",
-            "acme",
-            2,
-            2,
-        )
+        assert (
+            row["name"],
+            row["organization"],
+            row["current_version"],
+            row["latest_version"],
+            row["version_count"],
+        ) == ("edge", "acme", 2, 2, 2)
+
+    def test_an_invalid_newest_version_is_not_current(self, api_client, template, alice):
+        create_version(template, config_yaml="a: 1\n", change_summary="", author=alice)
+        [row] = api_client.get(URL).json()["results"]
+        # v2 is invalid: current stays v1 (what a deployment would use), latest says v2 exists.
+        assert (row["current_version"], row["latest_version"], row["version_count"]) == (1, 2, 2)
 
     def test_a_template_without_versions_has_no_current_version(self, api_client, org, alice):
         create_template(org, name="blank", author=alice)

@@ -53,9 +53,17 @@ class TestVersions:
         assert template.versions.get(number=response.json()["number"]).config_yaml == text
 
     def test_the_template_shows_the_new_current_version(self, api_client, template):
-        api_client.post(versions_url(template), {"config_yaml": NEW_YAML})
+        valid = PIPELINE_YAML.replace("debug: {}", "debug: {verbosity: basic}")
+        assert api_client.post(versions_url(template), {"config_yaml": valid}).json()["deployable"] is True
         body = api_client.get(f"/api/v1/templates/{template.pk}/").json()
-        assert (body["current_version"], body["version_count"]) == (2, 2)
+        assert (body["current_version"], body["latest_version"], body["version_count"]) == (2, 2, 2)
+
+    def test_an_invalid_new_version_does_not_become_current(self, api_client, template):
+        # NEW_YAML's pipeline names the "debug" exporter it no longer defines: invalid.
+        created = api_client.post(versions_url(template), {"config_yaml": NEW_YAML}).json()
+        assert (created["validation_state"], created["deployable"]) == ("invalid", False)
+        body = api_client.get(f"/api/v1/templates/{template.pk}/").json()
+        assert (body["current_version"], body["latest_version"], body["version_count"]) == (1, 2, 2)
 
     def test_invalid_yaml_is_a_400_with_line_and_column(self, api_client, template):
         response = api_client.post(versions_url(template), {"config_yaml": "receivers:\n  otlp: {\n"})
