@@ -306,6 +306,9 @@ FLOWGATE_COLLECTOR_BINARY = env_str("FLOWGATE_COLLECTOR_BINARY", "")
 FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS = env_int("FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS", 10)
 # The address gateways use to reach this portal (enrollment answers with it).
 FLOWGATE_PUBLIC_URL = env_str("FLOWGATE_PUBLIC_URL", "")
+# Where a gateway host pip-installs FlowGate's package (the token page prints the command,
+# gateways_app/gateway_commands.py): a pip URL such as git+https://…@v0.1.0; empty: this checkout (file://).
+FLOWGATE_GATEWAY_SOURCE = env_str("FLOWGATE_GATEWAY_SOURCE", "")
 FLOWGATE_OPAMP_PATH = "/v1/opamp"
 # OpAMP transports (docs/opamp.md). Largest AgentToServer/ServerToAgent message, WebSocket or HTTP body
 # (after gzip decompression); `python -m flowgate_site.serve` gives Daphne the same WebSocket limit.
@@ -406,6 +409,12 @@ if CELERY_TASK_ALWAYS_EAGER:
     CELERY_BEAT_SCHEDULE["tick-rollouts"] = {
         "task": "deployments_app.tasks.tick_rollouts",
         "schedule": FLOWGATE_ROLLOUT_TICK_SECONDS,
+    }
+    # Likewise a new deployment (status validating) is checked by this entry, never inside the
+    # web request that created it (with a broker, a worker runs tasks.validate_deployment).
+    CELERY_BEAT_SCHEDULE["validate-deployments"] = {
+        "task": "deployments_app.tasks.validate_deployments",
+        "schedule": 1.0,
     }
 
 LOGGING = {

@@ -249,7 +249,10 @@ def test_a_registration_token_is_shown_once_and_can_be_revoked(browser, server, 
     page.click("text=Create token")
     raw = page.locator("#registration-token").inner_text().strip()
     command = page.locator("#enroll-command").inner_text().strip()
-    assert command == f"python -m gateway --portal-url {server.url} --registration-token {raw}"
+    assert command == (
+        f"~/flowgate-gateway/bin/flowgate-gateway --portal-url {server.url} --registration-token {raw} "
+        "--state-dir ~/flowgate-gateway/state"
+    )
 
     page.click("text=Back to registration tokens")
     assert raw not in page.content()

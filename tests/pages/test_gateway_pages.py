@@ -136,8 +136,11 @@ def test_creating_a_registration_token_shows_it_once_with_the_enroll_command(ali
     response = alice_browser.post(reverse("gateways:token-create"), data)
     raw = response.context["raw"]
     assert response.context["command"] == (
-        f"python -m gateway --portal-url https://flowgate.example.com --registration-token {raw}"
+        "~/flowgate-gateway/bin/flowgate-gateway --portal-url https://flowgate.example.com "
+        f"--registration-token {raw} --state-dir ~/flowgate-gateway/state"
     )
+    assert response.context["install"].startswith("python3 -m venv ~/flowgate-gateway && ")
+    assert 'data-copy="install-command"' in response.content.decode()
     assert 'data-copy="registration-token"' in response.content.decode()
     token = RegistrationToken.objects.get(name="rack-7")
     assert token.max_uses == 5 and list(token.tags.all()) == [acme_fleet["tag"]]
