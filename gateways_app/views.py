@@ -22,7 +22,7 @@ from core_app import audit
 from core_app.diffview import unified_rows
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
-from gateways_app import gateway_commands, rotation, services
+from gateways_app import gateway_commands, services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import (
@@ -200,46 +200,11 @@ class GatewayTokenView(GatewayPageMixin, View):
             count = services.revoke_opamp_tokens(gateway, request.user)
             messages.success(request, f"{count} OpAMP token(s) revoked: {gateway.name} is cut off until re-enrolled.")
             return redirect("gateways:detail", pk=gateway.pk)
-        row, raw, rotated = rotation.reissue(gateway, request.user)
-        context = {"gateway": gateway, "token": row, "raw": raw, "rotated": rotated}
-        if rotated:
-            context["grace_until"] = rotation.grace_end(gateway)
-        else:
-            context.update(re_enroll_context(request, gateway))
+        row, raw = services.reissue_opamp_token(gateway, request.user)
+        context = {"gateway": gateway, "token": row, "raw": raw}
         response = render(request, "gateways_app/token_issued.html", context)
         add_never_cache_headers(response)  # the token is shown once: no cache may keep it
         return response
-
-
-def re_enroll_command(portal_url, raw_token, gateway):
-    """The run command of the token page with --re-enroll and the gateway's name (and mode): it takes over this gateway."""
-    command = gateway_commands.run_command(portal_url, raw_token, re_enroll=True)
-    command += f" --name {shlex.quote(gateway.name)}"
-    if gateway.mode == GatewayMode.EXTENSION:
-        command += " --mode extension"
-    return command
-
-
-def re_enroll_context(request, gateway):
-    """A one-use registration token that allows re-enrollment, and the commands that use it (shown once).
-
-    For a gateway whose agent cannot take a new token over OpAMP: re-issuing cut it off, and
-    re-enrolling is how it gets a token again (docs/gateway.md).
-    """
-    registration, raw = services.create_registration_token(
-        gateway.organization,
-        name=f"re-enroll {gateway.name}"[:100],
-        created_by=request.user,
-        max_uses=1,
-        allow_re_enroll=True,
-    )
-    portal_url = settings.FLOWGATE_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
-    return {
-        "registration": registration,
-        "install": gateway_commands.install_command(),
-        "command": re_enroll_command(portal_url, raw, gateway),
-        "re_enroll": True,
-    }
 
 
 class GatewayRestartView(GatewayPageMixin, View):
