@@ -79,6 +79,26 @@ class Membership(OrgOwnedModel):
         return f"{self.user} in {self.organization} ({self.role})"
 
 
+class LastOrganization(models.Model):
+    """The organization a person last chose with the org switcher: where their next sign-in starts.
+
+    Kept per user in the database, not only in the session: signing in starts a new session, and
+    without this a person with several organizations would land in whichever sorted first.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="last_organization"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "last organization"
+
+    def __str__(self):
+        return f"{self.user} last worked in {self.organization}"
+
+
 class Strategy(models.TextChoices):
     ALL_AT_ONCE = "all_at_once", "All at once"
     ROLLING = "rolling", "Rolling"

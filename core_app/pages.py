@@ -1,7 +1,8 @@
 """Building blocks of the server-rendered pages: the current organization, scoping and roles.
 
 A signed-in person works in one organization at a time, kept in the session (`SESSION_KEY`)
-and chosen with the org switcher. Every page view mixes in `OrgPageMixin`, which
+and chosen with the org switcher, which also remembers the choice per user (LastOrganization):
+the next sign-in starts there. Every page view mixes in `OrgPageMixin`, which
 
 - resolves the current organization and the person's role in it (one query, cached on the request);
 - scopes every lookup with the model's own `for_user()` plus `for_org(current org)` (`scoped()`), so
@@ -13,7 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 
-from core_app.models import Membership, Organization
+from core_app.models import LastOrganization, Membership, Organization
 from core_app.roles import Role, has_role
 
 SESSION_KEY = "flowgate_org"
@@ -40,24 +41,48 @@ def memberships(request):
 
 
 def current_membership(request):
-    """(organization, role) the person works in: the one in the session, else their first; (None, None)."""
+    """(organization, role) the person works in; (None, None) when they belong to none.
+
+    The one in the session; else the one they last chose with the switcher (kept across sign-ins);
+    else the one they joined first. Never simply the first by name: being added to another
+    organization must not move anyone there. The role is always the role in that organization.
+    """
     found = memberships(request)
     if not found:
         return None, None
+    if len(found) == 1:
+        return found[0]
+    by_slug = {org.slug: (org, role) for org, role in found}
     slug = request.session.get(SESSION_KEY)
-    for org, role in found:
-        if org.slug == slug:
-            return org, role
-    return found[0]
+    if slug in by_slug:
+        return by_slug[slug]
+    user = request.user
+    remembered = LastOrganization.objects.filter(user=user).values_list("organization__slug", flat=True).first()
+    if remembered not in by_slug:
+        joined = Membership.objects.filter(user=user).order_by("created_at", "pk")
+        remembered = joined.values_list("organization__slug", flat=True).first()
+    chosen = by_slug.get(remembered, found[0])
+    request.session[SESSION_KEY] = chosen[0].slug
+    return chosen
 
 
 def switch_org(request, slug):
-    """Make the organization `slug` current; False when the person is not a member of it."""
+    """Make the organization `slug` current, here and at the next sign-in; False when not a member of it."""
     for org, _role in memberships(request):
         if org.slug == slug:
             request.session[SESSION_KEY] = org.slug
+            LastOrganization.objects.update_or_create(user=request.user, defaults={"organization": org})
             return True
     return False
+
+
+def shown_role(user, membership_role):
+    """The role a member has in an organization, as every page shows it.
+
+    Superusers act as owners everywhere (Organization.role_of(), the header badge), whatever
+    their membership row says; showing that row's role beside an "Owner" badge would contradict it.
+    """
+    return Role.OWNER if user.is_superuser else membership_role
 
 
 def is_htmx(request):

@@ -16,7 +16,7 @@ from core_app import audit, errors
 from core_app.filters import AuditLogFilterSet
 from core_app.forms import OrgSettingsForm
 from core_app.models import AuditLog, Membership, OrgSettings
-from core_app.pages import OrgPageMixin, switch_org
+from core_app.pages import OrgPageMixin, shown_role, switch_org
 from core_app.roles import Role
 from core_app.services import get_org_settings
 
@@ -82,7 +82,10 @@ class SettingsView(OrgPageMixin, UpdateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["members"] = self.scoped(Membership).select_related("user").order_by("user__username")
+        members = list(self.scoped(Membership).select_related("user").order_by("user__username"))
+        for member in members:
+            member.shown_role = Role(shown_role(member.user, member.role))
+        context["members"] = members
         return context
 
 
