@@ -5,6 +5,17 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 OPAMP_PORT ?= 4320
+# `make run` is the product as a user meets it: DEBUG off (its own error pages; WhiteNoise serves the collected static
+# files) unless DEBUG=true is given, a secret key generated once under var/ unless SECRET_KEY is set, and plain
+# HTTP on this machine (no HTTPS redirect, no secure-only cookies, no HSTS), each overridable from the environment.
+DEBUG ?= false
+SECURE_SSL_REDIRECT ?= false
+SESSION_COOKIE_SECURE ?= false
+CSRF_COOKIE_SECURE ?= false
+SECURE_HSTS_SECONDS ?= 0
+RUN_ENV = DEBUG=$(DEBUG) SECURE_SSL_REDIRECT=$(SECURE_SSL_REDIRECT) SESSION_COOKIE_SECURE=$(SESSION_COOKIE_SECURE) \
+	CSRF_COOKIE_SECURE=$(CSRF_COOKIE_SECURE) SECURE_HSTS_SECONDS=$(SECURE_HSTS_SECONDS) \
+	$(if $(SECRET_KEY),,SECRET_KEY_FILE=var/secret_key)
 
 # The test suite runs in the production shape: PostgreSQL and Redis (this machine's, unless set).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flowgate
@@ -30,12 +41,17 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(BIN)/.runtime-installed
 
-run: $(BIN)/.runtime-installed
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py seeddemo
-	@echo "FlowGate on http://$(HOST):$(PORT)/admin/ (API docs: /api/v1/docs/), OpAMP also on port $(OPAMP_PORT)"
-	$(BIN)/python -m flowgate_site.serve -e tcp:port=$(PORT):interface=$(HOST) \
+# A random secret for `make run`, made once (sessions and tokens stay valid across runs).
+var/secret_key:
+	mkdir -p var
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: $(BIN)/.runtime-installed $(if $(SECRET_KEY),,var/secret_key)
+	env $(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	env $(RUN_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	env $(RUN_ENV) $(BIN)/python manage.py seeddemo
+	@echo "FlowGate on http://$(HOST):$(PORT)/ (sign in with the credentials above; API: /api/v1/), OpAMP also on port $(OPAMP_PORT)"
+	env $(RUN_ENV) $(BIN)/python -m flowgate_site.serve -e tcp:port=$(PORT):interface=$(HOST) \
 		-e tcp:port=$(OPAMP_PORT):interface=$(HOST) flowgate_site.asgi:application
 
 # The production shape's background worker (with REDIS_URL set): tasks and the periodic schedule.
