@@ -265,7 +265,7 @@ class RegistrationTokenCreateView(OrgPageMixin, FormView):
                 created_by=self.request.user,
                 ttl=ttl,
                 max_uses=data["max_uses"],
-                tags=list(data.get("tags") or []),
+                tags=form.chosen_tags(),
                 allow_re_enroll=data.get("allow_re_enroll", False),
             )
         except ValidationError as exc:
