@@ -1,11 +1,12 @@
 """The root URLconf: each app's pages come from its urls.py, its API routes from its api/urls.py."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core_app.admin_views import view_on_site
 from deployments_app.urls import template_urlpatterns as deployment_template_routes
+from flowgate_site.api_root import ApiRootView
 from templates_app.urls import app_name as templates_namespace
 from templates_app.urls import urlpatterns as template_routes
 
@@ -17,7 +18,9 @@ urlpatterns = [
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
     path("", include("opamp_app.urls")),  # OpAMP over plain HTTP: /v1/opamp, /api/v1/opamp/v1/opamp
-    # Everything else under /api/v1/: each app's routes, then the schema and its docs.
+    # Everything else under /api/v1/: its index (with or without the slash, as every API route), each app's routes,
+    # then the schema and its docs.
+    re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("core_app.api.urls")),
     path("api/v1/", include("templates_app.api.urls")),
     path("api/v1/", include("gateways_app.api.urls")),

@@ -46,7 +46,7 @@ def test_a_signed_in_unknown_page_shows_only_the_product_404(alice, path):
     assert_no_leak(response)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/gateways/x/y/z/", "/api/v1"])
+@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v1/gateways/x/y/z/", "/api/v1/nope"])
 @pytest.mark.django_db
 def test_an_unknown_api_url_is_a_plain_json_404(path):
     response = Client().get(path)
