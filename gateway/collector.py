@@ -230,6 +230,8 @@ class Collector:
                 output_logger.debug("%s", line)
             if READY_MARKER in line and not self.ready.is_set():
                 self.ready.set()
+                # last_error says what is wrong now (OpAMP: set when unhealthy); the portal dates and keeps the old one.
+                self.last_error = ""
                 self.on_change()
 
 

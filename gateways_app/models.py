@@ -11,6 +11,7 @@ from core_app.models import OrgOwnedModel
 from core_app.querysets import OrgQuerySet, child_queryset
 from gateways_app.fields import UInt64Field
 from gateways_app.querysets import GatewayQuerySet
+from opamp_core import health_errors
 
 tag_key_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$",
@@ -89,6 +90,11 @@ class Gateway(OrgOwnedModel):
     capabilities = UInt64Field(default=0, help_text="OpAMP AgentCapabilities bitmask (uint64).")
     agent_description = models.JSONField(default=dict, blank=True)
     health = models.JSONField(default=dict, blank=True)
+    health_errors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The latest errors, newest first, each dated and marked resolved (opamp_core/health_errors.py).",
+    )
     desired_config = models.TextField(blank=True)
     desired_config_hash = models.CharField(max_length=64, blank=True)
     effective_config = models.TextField(blank=True)
@@ -128,6 +134,13 @@ class Gateway(OrgOwnedModel):
         """
         return bool(self.desired_config_hash) and self.remote_config_hash != self.desired_config_hash
 
+    def error_history(self):
+        """health_errors with datetimes (at, resolved_at, healthy_since) for pages: newest first."""
+        return [
+            {**entry, **{name: health_errors.parse(entry.get(name)) for name in ("at", "resolved_at", "healthy_since")}}
+            for entry in self.health_errors or []
+        ]
+
 
 # What a gateway reports about itself (and what deployments set): shown everywhere, edited nowhere by hand.
 REPORTED_FIELDS = [
@@ -142,6 +155,7 @@ REPORTED_FIELDS = [
     "capabilities",
     "agent_description",
     "health",
+    "health_errors",
     "effective_config",
     "effective_config_hash",
     "remote_config_status",
@@ -157,6 +171,7 @@ REPORTED_FIELDS = [
 HEAVY_REPORTED_FIELDS = [
     "agent_description",
     "health",
+    "health_errors",
     "effective_config",
     "remote_config_error",
     "available_components",

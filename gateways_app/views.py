@@ -5,8 +5,6 @@ Thin views over GatewayFilterSet, GatewayForm, RegistrationTokenForm and gateway
 effective config, components) is shown as stored on the Gateway row.
 """
 
-import difflib
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,10 +17,9 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from core_app import audit
-from core_app.diffview import unified_rows
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
-from gateways_app import gateway_commands, services
+from gateways_app import config_compare, gateway_commands, services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import (
@@ -105,20 +102,25 @@ def supervisor_status(gateway):
     }
 
 
+def error_context(gateway):
+    """The dated errors of the gateway (Gateway.health_errors) as the detail page shows them.
+
+    errors: the history, newest first; config_error: the open error of the current FAILED remote
+    config (dated), if any; health_error: the latest health error, open or resolved. A raw
+    last_error or remote_config_error is never shown alone: it carries no date and may be stale.
+    """
+    history = gateway.error_history()
+    config_error = next((e for e in history if e["source"] == "remote_config" and not e["resolved_at"]), None)
+    health_error = next((e for e in history if e["source"] == "health"), None)
+    return {"errors": history, "config_error": config_error, "health_error": health_error}
+
+
 class GatewayPageMixin(OrgPageMixin):
     write_role = Role.ADMIN  # as the gateway API: admins change gateways and their tokens
 
     def get_gateway(self):
         gateways = self.scoped(Gateway).prefetch_related("tags")
         return self.get_scoped_object(gateways, pk=self.kwargs["pk"])
-
-
-def config_diff_rows(desired, effective):
-    """Rows of the unified diff from the desired config to the effective one ([] when equal)."""
-    lines = difflib.unified_diff(
-        desired.splitlines(), effective.splitlines(), fromfile="desired", tofile="effective", lineterm=""
-    )
-    return unified_rows("\n".join(lines))
 
 
 class GatewayDetailView(GatewayPageMixin, TemplateView):
@@ -141,9 +143,8 @@ class GatewayDetailView(GatewayPageMixin, TemplateView):
             non_identifying=sorted((description.get("non_identifying_attributes") or {}).items()),
             supervisor=supervisor_status(gateway),
             drift=gateway.has_config_drift(),
-            config_diff=config_diff_rows(gateway.desired_config, gateway.effective_config)
-            if gateway.desired_config and gateway.effective_config
-            else [],
+            config=config_compare.compare(gateway.desired_config, gateway.effective_config),
+            **error_context(gateway),
             components=(gateway.available_components or {}).get("components") or {},
             can_restart=can_restart(gateway.capabilities) and gateway.status != GatewayStatus.OFFLINE,
             recent_targets=gateway.deployment_targets.select_related("deployment__template_version__template").order_by(

@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from opamp_core import convert
+from opamp_core import convert, health_errors
 from opamp_core.messages import bad_request, base_reply
 from opamp_core.proto import opamp_pb2
 
@@ -69,6 +69,7 @@ STORED_FIELDS = (
     "available_components",
     "desired_config",
     "desired_config_hash",
+    "health_errors",
 )
 
 
@@ -99,6 +100,7 @@ class GatewayState:
     available_components: dict = field(default_factory=dict)
     desired_config: str = ""
     desired_config_hash: str = ""
+    health_errors: list = field(default_factory=list)  # dated errors: opamp_core/health_errors.py
     heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS
 
     def __post_init__(self):
@@ -223,6 +225,7 @@ def process(
 
     changes, claims = _identity_changes(uid, requested, state, reply)
     reported = _reported_fields(message, state, limits)
+    _add_error_history(reported, state, now)
     disconnect = message.HasField("agent_disconnect")
     straggler = not disconnect and _after_goodbye(message, session, now)
     reported["status"] = OFFLINE if disconnect or straggler else _live_status(reported.get("health", state.health))
@@ -299,6 +302,27 @@ def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState, limi
     if message.HasField("available_components"):
         values["available_components"] = _merge_components(message.available_components, state.available_components)
     return values
+
+
+def _add_error_history(reported: dict, state: GatewayState, now) -> None:
+    """Date the errors of a report that changes the health or the remote config status (health_errors.py).
+
+    Only such a report walks the health tree: a heartbeat, or a report repeating what is stored, costs nothing.
+    """
+    health = reported.get("health")
+    if health == state.health:
+        health = None
+    remote = None
+    if "remote_config_status" in reported:
+        remote = (reported["remote_config_status"], reported["remote_config_hash"], reported["remote_config_error"])
+        if remote == (state.remote_config_status, state.remote_config_hash, state.remote_config_error):
+            remote = None
+    if health is None and remote is None:
+        return
+    health_now = reported.get("health", state.health)
+    history = health_errors.update(state.health_errors, health=health, remote=remote, now=now, current=health_now)
+    if history is not state.health_errors:
+        reported["health_errors"] = history
 
 
 def _merge_components(reported: opamp_pb2.AvailableComponents, stored: dict) -> dict:

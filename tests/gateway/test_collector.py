@@ -102,20 +102,25 @@ def test_a_config_that_fails_at_start_is_rolled_back_to_the_last_good_one(setup)
 
 
 def test_a_crashed_collector_is_restarted_and_the_crash_is_counted(setup):
+    """The crash is reported (last_error) while the collector is down, and no longer once it is ready again:
+    last_error says what is wrong now; the portal keeps the dated history (opamp_core/health_errors.py)."""
+
     async def scenario(manager):
         await manager.apply_remote(good_config(setup))
-        first = manager.collector.pid
+        collector, reported = manager.collector, []
+        collector.on_change = lambda: reported.append((collector.ready.is_set(), collector.last_error))
+        first = collector.pid
         os.kill(first, signal.SIGKILL)
         for _ in range(100):
             await asyncio.sleep(0.1)
-            if manager.collector.pid not in (0, first) and manager.collector.ready.is_set():
+            if collector.pid not in (0, first) and collector.ready.is_set():
                 break
-        collector = manager.collector
-        return first, collector.pid, collector.restarts, collector.last_error
+        return first, collector.pid, collector.restarts, collector.last_error, reported
 
-    first, pid, restarts, last_error = asyncio.run(managed(setup, scenario))
+    first, pid, restarts, last_error, reported = asyncio.run(managed(setup, scenario))
     assert restarts == 1 and pid not in (0, first)
-    assert last_error == "collector killed by signal SIGKILL"
+    assert (False, "collector killed by signal SIGKILL") in reported
+    assert reported[-1] == (True, "") and last_error == ""
 
 
 def test_the_collector_dies_with_a_killed_supervisor(setup):
