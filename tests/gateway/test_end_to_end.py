@@ -106,7 +106,11 @@ def run_scenario(system, org, alice, gateway):
     row, new_pid, restarts = wait_until(
         lambda: (state := collector_state("e2e-gw"))[2] == 1 and state[0].health["healthy"] and state, "a restart"
     )
-    assert new_pid != pid and "SIGKILL" in row.health["last_error"]
+    assert new_pid != pid and not row.health["last_error"]  # healthy again: no current error...
+    crash = wait_until(
+        lambda: [e for e in Gateway.objects.get(name="e2e-gw").health_errors if "SIGKILL" in e["message"]], "the crash"
+    )[0]
+    assert crash["at"] and crash["resolved_at"] >= crash["at"] and crash["healthy_since"]  # ...the crash, dated
     write_lines(log, "after the crash")
     wait_until(lambda: "after the crash" in sink.lines, "lines after the restart")
 
