@@ -10,7 +10,14 @@ from django.urls import reverse
 
 from gateways_app.models import Gateway
 
-HEAVY_COLUMNS = ("effective_config", "health", "agent_description", "available_components", "remote_config_error")
+HEAVY_COLUMNS = (
+    "effective_config",
+    "health",
+    "health_errors",
+    "agent_description",
+    "available_components",
+    "remote_config_error",
+)
 BIG = 3 * 1024 * 1024
 
 
@@ -23,6 +30,7 @@ def heavy_gateway(org):
         effective_config="receivers: {}\n# " + "x" * BIG + "\n",
         health={"healthy": True, "component_health_map": components},
         remote_config_error="e" * BIG,
+        health_errors=[{"source": "health", "component": "collector", "message": "e" * BIG, "at": None}],
     )
 
 
