@@ -225,13 +225,13 @@ def process(
 
     changes, claims = _identity_changes(uid, requested, state, reply)
     reported = _reported_fields(message, state, limits)
-    _add_error_history(reported, state, now)
     disconnect = message.HasField("agent_disconnect")
     straggler = not disconnect and _after_goodbye(message, session, now)
     reported["status"] = OFFLINE if disconnect or straggler else _live_status(reported.get("health", state.health))
     if disconnect:
         seen.goodbye_seq, seen.goodbye_at = message.sequence_num, now
     changes.update({name: value for name, value in reported.items() if getattr(state, name) != value})
+    _add_error_history(changes, state, now)
     if changes or state.last_seen is None or now - state.last_seen >= LAST_SEEN_REFRESH:
         changes["last_seen"] = now
 
@@ -304,25 +304,25 @@ def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState, limi
     return values
 
 
-def _add_error_history(reported: dict, state: GatewayState, now) -> None:
+def _add_error_history(changes: dict, state: GatewayState, now) -> None:
     """Date the errors of a report that changes the health or the remote config status (health_errors.py).
 
     Only such a report walks the health tree: a heartbeat, or a report repeating what is stored, costs nothing.
     """
-    health = reported.get("health")
-    if health == state.health:
-        health = None
+    health = changes.get("health")
     remote = None
-    if "remote_config_status" in reported:
-        remote = (reported["remote_config_status"], reported["remote_config_hash"], reported["remote_config_error"])
-        if remote == (state.remote_config_status, state.remote_config_hash, state.remote_config_error):
-            remote = None
+    if REMOTE_STATUS_FIELDS & changes.keys():
+        remote = tuple(changes.get(name, getattr(state, name)) for name in REMOTE_STATUS_FIELDS_ORDER)
     if health is None and remote is None:
         return
-    health_now = reported.get("health", state.health)
-    history = health_errors.update(state.health_errors, health=health, remote=remote, now=now, current=health_now)
+    current = state.health if health is None else health
+    history = health_errors.update(state.health_errors, health=health, remote=remote, now=now, current=current)
     if history is not state.health_errors:
-        reported["health_errors"] = history
+        changes["health_errors"] = history
+
+
+REMOTE_STATUS_FIELDS_ORDER = ("remote_config_status", "remote_config_hash", "remote_config_error")
+REMOTE_STATUS_FIELDS = frozenset(REMOTE_STATUS_FIELDS_ORDER)
 
 
 def _merge_components(reported: opamp_pb2.AvailableComponents, stored: dict) -> dict:
