@@ -28,5 +28,6 @@ def register_template_usage():
     usage.register(
         component_reports=lambda org: Gateway.objects.for_org(org).component_reports(),
         deployed_counts=lambda org, hashes: Gateway.objects.for_org(org).count_by_desired_hash(hashes),
+        running_counts=lambda org, hashes: Gateway.objects.for_org(org).count_running_by_hash(hashes),
         recent_deployments=lambda org, template, limit: Deployment.objects.for_org(org).of_template(template)[:limit],
     )

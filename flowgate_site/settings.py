@@ -432,3 +432,13 @@ CELERY_BEAT_SCHEDULE["record-fleet-snapshots"] = {
     "task": "dashboard_app.tasks.record_fleet_snapshots",
     "schedule": FLOWGATE_FLEET_SNAPSHOT_SECONDS,
 }
+
+# The collector's deep check of a new template version (templates_app/tasks.py) is never run inside
+# the request that saved it. Without a broker the server's embedded beat checks the versions left
+# "checking" every second; with one a worker runs the check queued at the commit, and this entry
+# only picks up versions whose queued check was lost (still checking after a minute).
+CELERY_BEAT_SCHEDULE["check-versions"] = (
+    {"task": "templates_app.tasks.check_versions", "schedule": 1.0}
+    if CELERY_TASK_ALWAYS_EAGER
+    else {"task": "templates_app.tasks.check_versions", "schedule": 30.0, "args": (60,)}
+)

@@ -63,3 +63,18 @@ class GatewayQuerySet(OrgQuerySet):
             .order_by()
         )
         return {row["desired_config_hash"]: row["count"] for row in rows}
+
+    def count_running_by_hash(self, hashes):
+        """{config hash: how many of these gateways run it} for the given hashes (one query).
+
+        A gateway runs a config when it reported that remote config (by its hash) as applied.
+        """
+        from gateways_app.models import RemoteConfigStatus  # the models import this module
+
+        rows = (
+            self.filter(remote_config_status=RemoteConfigStatus.APPLIED, remote_config_hash__in=list(hashes))
+            .values("remote_config_hash")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+        return {row["remote_config_hash"]: row["count"] for row in rows}

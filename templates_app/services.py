@@ -5,6 +5,11 @@ Collector YAML is parsed only by templates_app.yaml_loader and validated only by
 templates_app.validation; every front door (API, admin, pages) reaches them through these
 services or the shared forms. A version whose YAML cannot be loaded is refused; one that loads but
 fails validation is saved with its errors (validation_state "invalid") and cannot be deployed.
+
+The fast checks (YAML, structure, components against the organization's pool) run in the request.
+The deep check (the collector binary's own `validate`, when FLOWGATE_COLLECTOR_BINARY is set) can
+take seconds, so it never does: a version that passed the fast checks is stored "checking" and
+`check_version` (run by templates_app.tasks.check_version) stores the full result later.
 """
 
 import difflib
@@ -17,7 +22,7 @@ from django.utils import timezone
 
 from core_app import audit
 from templates_app import validation
-from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion
+from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, ValidationState
 from templates_app.yaml_loader import ConfigYamlError, load_config_yaml
 
 DUPLICATE_NAME_MESSAGE = "A template with this name already exists in the organization."
@@ -37,21 +42,22 @@ def parse_collector_yaml(text):
         raise ValidationError({"config_yaml": str(exc)})
 
 
-def validate_version_config(template, config_yaml):
+def deep_check_configured():
+    """True when versions get the collector's deep check (a task, see check_version)."""
+    return bool(settings.FLOWGATE_COLLECTOR_BINARY)
+
+
+def validate_version_config(template, config_yaml, *, deep=False):
     """Validate YAML meant to become a version of `template` (the one validation of every front door).
 
     Components are checked against the organization's pool (see validation.scope_for_org); the
-    deep check runs when a collector binary is configured. Returns a ValidationResult.
+    deep check runs only when asked for (`deep`, from a task: it runs the collector binary).
+    Returns a ValidationResult.
     """
-    return validation.validate_for_org(
-        config_yaml,
-        template.organization,
-        template_type=template.type,
-        deep=bool(settings.FLOWGATE_COLLECTOR_BINARY),
-    )
+    return validation.validate_for_org(config_yaml, template.organization, template_type=template.type, deep=deep)
 
 
-def _validation_fields(result, now):
+def _result_fields(result, now):
     return {
         "validation_state": result.state,
         "validation_errors": [message.as_dict() for message in result.errors],
@@ -60,10 +66,35 @@ def _validation_fields(result, now):
     }
 
 
+def _validation_fields(result, now):
+    """The stored validation fields of a fast-check result: "checking" (no validated_at yet) when
+    it found no error and the deep check is still to run."""
+    fields = _result_fields(result, now)
+    if result.valid and deep_check_configured():
+        fields.update(validation_state=ValidationState.CHECKING, validated_at=None)
+    return fields
+
+
+def _queue_check(version):
+    """After the commit, a worker runs the deep check of a version left "checking".
+
+    Without a broker (CELERY_TASK_ALWAYS_EAGER, the embedded defaults) .delay() would run the
+    collector inside this request: the server's embedded beat runs tasks.check_versions instead.
+    """
+    if version.validation_state != ValidationState.CHECKING or settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    from templates_app import tasks  # tasks import these services
+
+    version_id = str(version.pk)
+    transaction.on_commit(lambda: tasks.check_version.delay(version_id), robust=True)
+
+
 def revalidate_version(version, *, user=None, request=None, now=None):
     """Validate a stored version again (after a catalogue or fleet change), store and audit the result.
 
-    Only the validation fields change: the version's content stays immutable. Returns the result.
+    Only the validation fields change: the version's content stays immutable. With a collector
+    binary the version is "checking" again until check_version has run the deep check (queued
+    here). Returns the result of the fast checks.
     """
     result = validate_version_config(version.template, version.config_yaml)
     fields = _validation_fields(result, now or timezone.now())
@@ -81,7 +112,39 @@ def revalidate_version(version, *, user=None, request=None, now=None):
             request=request,
             changes={"validation_state": {"from": before, "to": version.validation_state}},
         )
+        _queue_check(version)
     return result
+
+
+def check_version(version_id, *, now=None):
+    """Run every check of a "checking" version, the collector's deep check included; store and audit.
+
+    Idempotent: a version no longer "checking" (checked already, or by a concurrent run) is left
+    as it is, and only the run that moves it out of "checking" writes the audit entry. Returns the
+    version (None when it no longer exists).
+    """
+    version = TemplateVersion._base_manager.select_related("template__organization").filter(pk=version_id).first()
+    if version is None or version.validation_state != ValidationState.CHECKING:
+        return version
+    result = validate_version_config(version.template, version.config_yaml, deep=True)
+    fields = _result_fields(result, now or timezone.now())
+    with transaction.atomic():
+        checking = TemplateVersion._base_manager.filter(pk=version.pk, validation_state=ValidationState.CHECKING)
+        if not checking.update(**fields):
+            version.refresh_from_db()
+            return version
+        for name, value in fields.items():
+            setattr(version, name, value)
+        audit.record(
+            version.organization,
+            "template_version.checked",
+            version,
+            changes={
+                "validation_state": {"from": ValidationState.CHECKING.value, "to": version.validation_state},
+                "deep_check": result.deep_check.status,
+            },
+        )
+    return version
 
 
 def _name_taken(template):
@@ -135,7 +198,7 @@ def create_version(template, *, config_yaml, change_summary, author, now=None, r
     and each gets its own number; the (template, number) unique constraint backs this.
     `now` (for tests) fixes the version's creation time and the template's updated_at.
     """
-    result = validate_version_config(template, config_yaml)
+    result = validate_version_config(template, config_yaml)  # the fast checks; the deep one is a task
     if result.parse_error is not None:
         raise ValidationError({"config_yaml": str(result.parse_error)})
     with transaction.atomic():
@@ -165,6 +228,7 @@ def create_version(template, *, config_yaml, change_summary, author, now=None, r
             request=request,
             changes={"template": str(locked.pk), "number": version.number, "sha256": version.sha256},
         )
+        _queue_check(version)
     return version
 
 

@@ -20,7 +20,7 @@ from django.views.generic import FormView, TemplateView
 
 from core_app.diffview import side_by_side_rows, unified_rows
 from core_app.errors import PublicNotFound
-from core_app.pages import OrgPageMixin
+from core_app.pages import OrgPageMixin, is_htmx
 from templates_app import services, usage, validation
 from templates_app.diagram import pipeline_diagram
 from templates_app.filters import ConfigTemplateFilterSet
@@ -56,32 +56,44 @@ class TemplateListView(OrgPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        latest = TemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-number")
+        of_template = TemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-number")
         templates = (
             self.scoped(ConfigTemplate)
             .with_version_stats()
             .annotate(
-                current_state=Subquery(latest.values("validation_state")[:1]),
+                # "Current" is the latest deployable version (ConfigTemplate.current_version); the
+                # latest one is named beside it when it is not (invalid, or still being checked).
+                current_state=Subquery(of_template.deployable().values("validation_state")[:1]),
+                latest_state=Subquery(of_template.values("validation_state")[:1]),
             )
         )
         filterset = ConfigTemplateFilterSet(self.request.GET or None, queryset=templates)
         rows = filterset.qs if filterset.is_bound and filterset.is_valid() else templates
         page = Paginator(rows.order_by("name", "pk"), PAGE_SIZE).get_page(self.request.GET.get("page"))
-        self._add_deployed(page.object_list)
+        self._add_fleet(page.object_list)
         query = self.request.GET.copy()
         query.pop("page", None)
         context.update(filterset=filterset, page=page, query=query.urlencode(), types=TemplateType.choices)
         return context
 
-    def _add_deployed(self, templates):
-        """Set `deployed_on` (gateways running any version) and `deployed_versions` on each template."""
+    def _add_fleet(self, templates):
+        """Set on each template `deployed_on` (gateways asked to run any of its versions) and
+        `running` ([(version number, gateways that applied it)], newest first): one query each."""
         versions = list(
-            self.scoped(TemplateVersion).filter(template__in=[t.pk for t in templates]).only("pk", "template", "sha256")
+            self.scoped(TemplateVersion)
+            .filter(template__in=[t.pk for t in templates])
+            .only("pk", "template", "number", "sha256")
+            .order_by("-number")
         )
-        counts = usage.deployed_counts(self.org, versions)
+        deployed = usage.deployed_counts(self.org, versions)
+        running = usage.running_counts(self.org, versions)
         for template in templates:
             mine = [v for v in versions if v.template_id == template.pk]
-            template.deployed_on = sum(counts.get(v.pk, 0) for v in {v.sha256: v for v in mine}.values())
+            # Versions with the same content share their gateways: count each content once.
+            distinct = {v.sha256: v for v in reversed(mine)}.values()
+            template.deployed_on = sum(deployed.get(v.pk, 0) for v in distinct)
+            template.running = [(v.number, running[v.pk]) for v in mine if running.get(v.pk) and v in distinct]
+            template.running_on = sum(count for _, count in template.running)
 
 
 class EditorContextMixin:
@@ -138,19 +150,29 @@ class TemplateDetailView(TemplatePageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         template = self.get_template_object()
         versions = list(self.scoped(TemplateVersion).filter(template=template).select_related("author"))
-        counts = usage.deployed_counts(self.org, versions)
+        deployed = usage.deployed_counts(self.org, versions)
+        running = usage.running_counts(self.org, versions)
         for version in versions:
-            version.deployed_on = counts.get(version.pk, 0)
-        current = versions[0] if versions else None
+            version.deployed_on = deployed.get(version.pk, 0)
+            version.running_on = running.get(version.pk, 0)
+        # Current: the latest deployable version (ConfigTemplate.current_version), never an invalid one.
+        current = next((version for version in versions if version.is_deployable()), None)
+        shown = current or (versions[0] if versions else None)
         deployments = usage.recent_deployments(self.org, template, limit=10)
         context.update(
             template=template,
             versions=versions,
             current=current,
-            diagram=diagram_of(current) if current else None,
+            shown=shown,
+            checking=any(version.is_checking for version in versions),
+            diagram=diagram_of(shown) if shown else None,
             deployments=deployments,
         )
         return context
+
+    def get_template_names(self):
+        # htmx polls the version history while a version is being checked.
+        return ["templates_app/_versions.html"] if is_htmx(self.request) else [self.template_name]
 
 
 class VersionDetailView(TemplatePageMixin, TemplateView):
@@ -161,16 +183,22 @@ class VersionDetailView(TemplatePageMixin, TemplateView):
         template = self.get_template_object()
         version = self.get_version(self.kwargs["number"])
         version.deployed_on = usage.deployed_counts(self.org, [version]).get(version.pk, 0)
-        latest = template.versions.order_by("-number").values_list("number", flat=True).first()
+        version.running_on = usage.running_counts(self.org, [version]).get(version.pk, 0)
+        current = template.versions.deployable().order_by("-number").values_list("number", flat=True).first()
         context.update(
             template=template,
             version=version,
-            is_current=version.number == latest,
+            current_number=current,
+            is_current=version.number == current,
             lines=version.config_yaml.splitlines(),
             error_lines={message.get("line") for message in version.validation_errors if message.get("line")},
             diagram=diagram_of(version),
         )
         return context
+
+    def get_template_names(self):
+        # htmx polls the version's state, errors and actions while it is being checked.
+        return ["templates_app/_version_live.html"] if is_htmx(self.request) else [self.template_name]
 
 
 class VersionCreateView(EditorContextMixin, TemplatePageMixin, FormView):
@@ -186,14 +214,15 @@ class VersionCreateView(EditorContextMixin, TemplatePageMixin, FormView):
         if "data" in kwargs:
             kwargs["data"] = kwargs["data"].copy()
             kwargs["data"]["template"] = str(template.pk)
-        current = template.current_version()
-        kwargs["initial"] = {"template": template.pk, "config_yaml": current.config_yaml if current else ""}
+        # The editor starts from the newest version (a fix of an invalid one starts from it).
+        latest = template.latest_version()
+        kwargs["initial"] = {"template": template.pk, "config_yaml": latest.config_yaml if latest else ""}
         return kwargs
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         template = self.get_template_object()
-        context.update(template=template, current=template.current_version())
+        context.update(template=template, latest=template.latest_version())
         return context
 
     def form_valid(self, form):
@@ -211,6 +240,12 @@ class VersionCreateView(EditorContextMixin, TemplatePageMixin, FormView):
             return self.form_invalid(form)
         if version.validation_errors:
             messages.warning(self.request, f"Version {version.number} saved, but it is invalid: it cannot be deployed.")
+        elif version.is_checking:
+            messages.success(
+                self.request,
+                f"Version {version.number} saved. The collector is checking it: it can be deployed once the check "
+                "has passed.",
+            )
         else:
             messages.success(self.request, f"Version {version.number} saved.")
         return redirect("templates:version", pk=template.pk, number=version.number)

@@ -127,7 +127,7 @@ def test_the_list_shows_type_version_validation_and_where_deployed(alice_browser
     rollout.advance(acme_fleet["deployment"].pk)  # sends batch 0: the gateways' desired config is v2
     content = alice_browser.get(reverse("templates:list")).content.decode()
     assert ">v2</a>" in content and "of 2" in content
-    assert "1 gateway</a>" in content  # rolling, 25 % per batch: batch 0 is one of the three
+    assert "1 gateway deployed</a>" in content  # rolling, 25 % per batch: batch 0 is one of the three
 
 
 def test_rolling_back_to_a_version_creates_a_deployment(alice_browser, acme_fleet):

@@ -17,6 +17,7 @@ from scripts.build_component_catalogue import SOURCE_TSV, build, render
 from templates_app.components import CATALOGUE_PATH, CATALOGUE_VERSION
 from templates_app.models import ValidationState
 from templates_app.services import create_version
+from templates_app.tasks import check_version
 from templates_app.validation import validate_config, validate_for_org
 
 from .validation_helpers import as_available_components, codes, collector_binary, collector_listing
@@ -136,9 +137,15 @@ class TestDeepCheck:
         assert result.deep_check.status == "unavailable"
         assert "could not be run" in result.deep_check.message
 
-    def test_saving_a_version_runs_it_when_a_collector_is_configured(self, binary, settings, template, alice):
+    def test_a_saved_version_gets_it_from_the_task_when_a_collector_is_configured(
+        self, binary, settings, template, alice
+    ):
         settings.FLOWGATE_COLLECTOR_BINARY = binary
         version = create_version(template, config_yaml=FILELOG_WITHOUT_INCLUDE, change_summary="", author=alice)
+        # Not in the request: tests/templates_app/test_version_checks.py.
+        assert version.validation_state == ValidationState.CHECKING
+        check_version(str(version.pk))
+        version.refresh_from_db()
         assert version.validation_state == ValidationState.INVALID
         assert version.validation_errors[0]["code"] == "collector.rejected"
 
