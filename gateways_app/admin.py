@@ -2,6 +2,7 @@
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html_join
 
 from core_app import audit
 from core_app.admin_mixins import OrgScopedAdminMixin
@@ -66,8 +67,8 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
         ("tags", admin.RelatedOnlyFieldListFilter),
     ]
     search_fields = ["name", "hostname", "instance_uid"]
-    readonly_fields = ["organization", *REPORTED_FIELDS]
-    fields = ["organization", "name", "tags", *REPORTED_FIELDS]
+    readonly_fields = ["organization", "errors", *REPORTED_FIELDS]
+    fields = ["organization", "name", "tags", "errors", *REPORTED_FIELDS]
     filter_horizontal = ["tags"]
     actions = ["mark_offline", "revoke_tokens", "restart"]
 
@@ -81,6 +82,24 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
     @admin.display(description="tags")
     def tag_list(self, obj):
         return ", ".join(str(tag) for tag in obj.tags.all())
+
+    @admin.display(description="errors")
+    def errors(self, obj):
+        """The dated errors (health_errors) in words, as the gateway page says them: never an undated error."""
+        lines = []
+        for entry in obj.error_history():
+            when = f"Error at {entry['at']:%Y-%m-%d %H:%M:%S %Z}" if entry["at"] else "Error"
+            if entry["resolved_at"]:
+                when += f" (resolved at {entry['resolved_at']:%Y-%m-%d %H:%M:%S %Z}"
+                if entry["healthy_since"]:
+                    when += f", healthy since {entry['healthy_since']:%Y-%m-%d %H:%M:%S %Z}"
+                when += ")"
+            else:
+                when += " (open)"
+            lines.append((when, entry["component"], entry["message"]))
+        if not lines:
+            return "none"
+        return format_html_join("", "<div>{} — {}: <code>{}</code></div>", lines)
 
     @admin.action(description="Mark offline", permissions=["write"])
     def mark_offline(self, request, queryset):

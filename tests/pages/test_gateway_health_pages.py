@@ -173,3 +173,14 @@ def test_a_difference_in_meaning_is_shown_without_formatting_noise(alice_browser
 def test_a_config_not_applied_yet_is_drift_whatever_its_text(alice_browser, acme_fleet):
     content = detail_with_configs(alice_browser, acme_fleet["gateway"], DESIRED, REFORMATTED, applied=False)
     assert "differs from desired" in content and "as desired" not in content
+
+
+def test_the_admin_shows_the_errors_dated(alice_browser, acme_fleet):
+    gateway = acme_fleet["gateway"]
+    report(gateway, CRASHED, health=supervisor_health(False, "<b>boom</b>", at=CRASHED))
+    report(gateway, REPORTED, health=supervisor_health(True, "", at=REPORTED, started=STARTED))
+    content = alice_browser.get(reverse("admin:gateways_app_gateway_change", args=[gateway.pk])).content.decode()
+    assert (
+        "Error at 2026-12-05 09:30:00 UTC (resolved at 2026-12-05 09:31:00 UTC, healthy since 2026-12-05 09:30:40 UTC)"
+        " — collector: <code>&lt;b&gt;boom&lt;/b&gt;</code>"
+    ) in content
