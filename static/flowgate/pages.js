@@ -19,6 +19,16 @@
     }
   });
 
+  // <button data-nav-toggle aria-controls="sidebar"> folds and unfolds the sidebar (narrow screens, pages.css).
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest("[data-nav-toggle]");
+    var nav = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    if (nav) {
+      var open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+  });
+
   // <button data-copy="element-id"> copies that element's text to the clipboard.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
