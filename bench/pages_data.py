@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from core_app.models import AuditLog, Strategy
 from dashboard_app.models import FleetSnapshot
-from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
+from deployments_app.models import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentStatus,
+    DeploymentTarget,
+    Outcome,
+    RollbackState,
+    TargetStatus,
+)
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus, Tag
 from opamp_core.messages import AGENT_CAPABILITY_NAMES
 from templates_app.models import ConfigTemplate, TemplateType, TemplateVersion, sha256_of
@@ -220,6 +228,7 @@ def seed_deployments(org, user, versions, gateways, now, rng):
             canary_count=2,
             batch_percent=25,
             status=status,
+            outcome=_outcome(status),
             created_by=user,
             started_at=started,
             finished_at=finished,
@@ -242,6 +251,7 @@ def seed_deployments(org, user, versions, gateways, now, rng):
                     else "",
                     sent_at=started if target_status != TargetStatus.PENDING else None,
                     applied_at=started + timedelta(seconds=20) if target_status == TargetStatus.APPLIED else None,
+                    rollback=RollbackState.RESTORED if status == DeploymentStatus.ROLLED_BACK else "",
                 )
             )
         events.append(
@@ -268,12 +278,17 @@ def seed_deployments(org, user, versions, gateways, now, rng):
     return deployments
 
 
+def _outcome(status):
+    """How the rollout ended: the rolled-back ones failed first (auto rollback); blank while rolling out."""
+    if status == DeploymentStatus.ROLLING_OUT:
+        return ""
+    return Outcome.FAILED if status == DeploymentStatus.ROLLED_BACK else Outcome(status)
+
+
 def _target_status(status, batch, rng):
     if status == DeploymentStatus.SUCCEEDED:
         return TargetStatus.APPLIED
-    if status == DeploymentStatus.ROLLED_BACK:
-        return TargetStatus.ROLLED_BACK
-    if status == DeploymentStatus.FAILED:
+    if status in (DeploymentStatus.FAILED, DeploymentStatus.ROLLED_BACK):  # rolled back after it failed
         return TargetStatus.FAILED if rng.random() < 0.3 else TargetStatus.APPLIED
     if status == DeploymentStatus.CANCELLED:
         return TargetStatus.APPLIED if batch == 0 else TargetStatus.PENDING

@@ -71,14 +71,14 @@ class Bar:
 
 
 def bar_chart(items, *, width=560, height=180, pad_bottom=22, pad_top=16, gap=24):
-    """Lay out [(key, label, count)] as vertical bars; returns (bars, is_empty)."""
+    """Lay out [(key, label, count, ...)] as vertical bars (items may carry more); returns (bars, is_empty)."""
     if not items:
         return [], True
-    top = max(count for _, _, count in items) or 1
+    top = max(item[2] for item in items) or 1
     plot_h = height - pad_top - pad_bottom
     bar_w = (width - gap * (len(items) + 1)) / len(items)
     bars = []
-    for index, (key, label, count) in enumerate(items):
+    for index, (key, label, count, *_) in enumerate(items):
         bar_h = round(plot_h * count / top, 1)
         x = round(gap + index * (bar_w + gap), 1)
         bars.append(Bar(key, label, count, x, round(bar_w, 1), round(pad_top + plot_h - bar_h, 1), bar_h))

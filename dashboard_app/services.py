@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from core_app.models import Organization
 from dashboard_app.models import FleetSnapshot
-from deployments_app.models import FINISHED_STATUSES, Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
+from deployments_app.models import (
+    FINISHED_STATUSES,
+    Deployment,
+    DeploymentStatus,
+    DeploymentTarget,
+    Outcome,
+    TargetStatus,
+)
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.querysets import DRIFTED, report_fields
 
@@ -50,7 +57,11 @@ def active_deployments(org, limit=10):
 
 
 def recent_failures(org, limit=8):
-    """The latest failed deployment targets with their error text and gateway (one query)."""
+    """The latest failed deployment targets with their error text and gateway (one query).
+
+    A target that failed stays failed when its deployment is rolled back afterwards (the rollback
+    has its own state, DeploymentTarget.rollback): a failure is listed whatever happened next.
+    """
     rows = (
         DeploymentTarget.objects.for_org(org)
         .filter(status=TargetStatus.FAILED)
@@ -61,24 +72,41 @@ def recent_failures(org, limit=8):
     return list(rows[:limit])
 
 
+OUTCOME_ORDER = [Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.CANCELLED]
+ROLLED_BACK_AFTER = Q(status__in=[DeploymentStatus.ROLLING_BACK, DeploymentStatus.ROLLED_BACK]) & ~Q(
+    outcome=Outcome.ROLLED_BACK
+)
+
+
 def deployment_outcomes(org, days=30, now=None):
-    """[(status, label, count)] of deployments finished in the last `days` days, one query."""
+    """[(outcome, label, count, rolled_back_after, failed_targets)] of rollouts ended in the last `days` days.
+
+    Counted by how each rollout ended (Deployment.outcome), one query: a deployment that succeeded
+    or failed and was rolled back afterwards still counts as succeeded or failed, and
+    `rolled_back_after` says how many of them were rolled back; "Rolled back" counts rollouts an
+    operator stopped by rolling back. `failed_targets`: their targets that failed. Deployments
+    rolling back right now (not finished again yet) are counted too.
+    """
     now = now or timezone.now()
+    recent = Q(finished_at__gte=now - timedelta(days=days)) | Q(status=DeploymentStatus.ROLLING_BACK)
     rows = (
         Deployment.objects.for_org(org)
-        .filter(status__in=FINISHED_STATUSES, finished_at__gte=now - timedelta(days=days))
-        .values("status")
-        .annotate(count=Count("pk"))
+        .exclude(outcome="")
+        .filter(recent)
+        .values("outcome")
+        .annotate(
+            count=Count("pk", distinct=True),
+            rolled_back_after=Count("pk", filter=ROLLED_BACK_AFTER, distinct=True),
+            failed_targets=Count("targets", filter=Q(targets__status=TargetStatus.FAILED)),
+        )
         .order_by()
     )
-    found = {row["status"]: row["count"] for row in rows}
-    order = [
-        DeploymentStatus.SUCCEEDED,
-        DeploymentStatus.FAILED,
-        DeploymentStatus.ROLLED_BACK,
-        DeploymentStatus.CANCELLED,
+    found = {row["outcome"]: row for row in rows}
+    empty = {"count": 0, "rolled_back_after": 0, "failed_targets": 0}
+    return [
+        (outcome.value, outcome.label, *(found.get(outcome.value, empty)[key] for key in empty))
+        for outcome in OUTCOME_ORDER
     ]
-    return [(status.value, status.label, found.get(status.value, 0)) for status in order]
 
 
 def connected_history(org, hours=24, now=None, counts=None):

@@ -14,6 +14,7 @@ class DashboardView(OrgPageMixin, TemplateView):
         counts = services.fleet_counts(self.org)
         outcomes = services.deployment_outcomes(self.org)
         outcome_bars, outcomes_empty = charts.bar_chart(outcomes)
+        rolled_back_after = [(label, after) for _, label, _, after, _ in outcomes if after]
         context.update(
             counts=counts,
             drifted=services.drifted_gateways(self.org),
@@ -22,5 +23,7 @@ class DashboardView(OrgPageMixin, TemplateView):
             connected_chart=charts.line_chart(services.connected_history(self.org, counts=counts)),
             outcome_bars=outcome_bars,
             outcomes_empty=outcomes_empty,
+            rolled_back_after=rolled_back_after,
+            failed_targets=sum(row[4] for row in outcomes),
         )
         return context

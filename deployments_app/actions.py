@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core_app import audit
-from deployments_app import rollout, services
+from deployments_app import rollback, rollout, services
 from deployments_app.models import DeploymentStatus, EventKind, TargetStatus
 from gateways_app.models import Gateway
 
@@ -20,6 +20,7 @@ CANCELLABLE = {
     DeploymentStatus.PAUSED,
 }
 NOT_STARTED = {DeploymentStatus.PENDING, DeploymentStatus.VALIDATING}
+ROLLBACK_IMPOSSIBLE = {DeploymentStatus.REFUSED}  # ended before anything was sent
 
 
 class TransitionRefused(Exception):
@@ -73,6 +74,8 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
     with transaction.atomic():
         run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
+        if deployment.status == DeploymentStatus.ROLLING_BACK:
+            raise TransitionRefused("This deployment is rolling back: nothing to cancel.")
         if deployment.status not in CANCELLABLE:
             raise TransitionRefused(f"This deployment has already finished ({_status(deployment)}): nothing to cancel.")
         if deployment.status in (DeploymentStatus.ROLLING_OUT, DeploymentStatus.PAUSED):
@@ -92,18 +95,29 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
 
 
 def roll_back(deployment_id, *, user=None, request=None, now=None):
-    """Roll back now: every target this deployment changed gets its previous desired config back."""
+    """Roll back now: the targets this deployment changed that had a previous config get it back.
+
+    The deployment is then rolling back until their gateways report that config applied
+    (deployments_app.rollback). Refused, changing nothing, when no target has a previous config
+    to return to: the message names the gateways that keep this version.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
         if deployment.status in NOT_STARTED:
             raise TransitionRefused("Nothing has been sent yet: cancel this deployment instead.")
-        if deployment.status == DeploymentStatus.ROLLED_BACK:
+        if deployment.status in (DeploymentStatus.ROLLING_BACK, DeploymentStatus.ROLLED_BACK):
             raise TransitionRefused("This deployment has already been rolled back.")
+        if deployment.status in ROLLBACK_IMPOSSIBLE:
+            raise TransitionRefused(f"This deployment was {_status(deployment)}: nothing was sent to roll back.")
         if deployment.status in (DeploymentStatus.ROLLING_OUT, DeploymentStatus.PAUSED):
             rollout.observe(run)
-        rollout.roll_back(run, f"Rolled back{_by(user)}")
+        try:
+            rollback.start(run, f"Rolled back{_by(user)}")
+        except rollback.NothingToRollBack as exc:
+            # Raised inside the atomic block: nothing is changed, not even what observe() took in.
+            raise TransitionRefused(str(exc)) from None
         run.save()
     return deployment
 

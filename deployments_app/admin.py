@@ -21,7 +21,12 @@ VIEW_FIELDSETS = [
     ("Rollout", {"fields": SETTINGS_FIELDS}),
     (
         "State",
-        {"fields": ["status", "progress", "current_batch", "created_by", "created_at", "started_at", "finished_at"]},
+        {
+            "fields": [
+                *["status", "outcome", "progress", "current_batch"],
+                *["created_by", "created_at", "started_at", "finished_at"],
+            ]
+        },
     ),
 ]
 
@@ -39,7 +44,7 @@ class ReadOnlyMixin:
 
 class DeploymentTargetInline(ReadOnlyMixin, admin.TabularInline):
     model = DeploymentTarget
-    fields = ["gateway", "status", "batch", "error", "sent_at", "applied_at"]
+    fields = ["gateway", "status", "batch", "error", "sent_at", "applied_at", "rollback", "rollback_error"]
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -137,6 +142,11 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
             f"{getattr(deployment, f'progress_{status}')} {label.lower()}" for status, label in TargetStatus.choices
         ]
         summary = f"{deployment.target_count} targets: " + ", ".join(counts)
+        if deployment.progress_returning or deployment.progress_rolled_back:
+            summary += (
+                f"; rollback: {deployment.progress_rolled_back} back on their previous config,"
+                f" {deployment.progress_returning} returning"
+            )
         if deployment.waiting_offline:
             summary += f" ({deployment.waiting_offline} waiting for their gateway to connect)"
         return summary
@@ -167,8 +177,8 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(DeploymentTarget)
 class DeploymentTargetAdmin(ReadOnlyMixin, OrgScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["gateway", "deployment", "status", "batch", "sent_at", "applied_at"]
-    list_filter = ["status", ("deployment__organization", OrganizationListFilter)]
+    list_display = ["gateway", "deployment", "status", "batch", "sent_at", "applied_at", "rollback"]
+    list_filter = ["status", "rollback", ("deployment__organization", OrganizationListFilter)]
     list_select_related = ["gateway", "deployment__template_version__template"]
     search_fields = ["gateway__name", "deployment__template_version__template__name"]
     fields = [
@@ -181,5 +191,8 @@ class DeploymentTargetAdmin(ReadOnlyMixin, OrgScopedAdminMixin, admin.ModelAdmin
         "previous_config",
         "sent_at",
         "applied_at",
+        "rollback",
+        "rollback_error",
+        "rollback_sent_at",
     ]
     readonly_fields = fields

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core_app.models import OrgOwnedModel, Strategy
 from core_app.querysets import child_queryset
-from deployments_app.choices import DeploymentStatus, TargetStatus
+from deployments_app.choices import DeploymentStatus, Outcome, RollbackState, TargetStatus
 from deployments_app.querysets import DeploymentQuerySet, waiting_offline_filter
 
 FINISHED_STATUSES = {
@@ -60,6 +60,9 @@ class Deployment(OrgOwnedModel):
     current_batch = models.PositiveIntegerField(null=True, blank=True, help_text="The batch sent last.")
     gate_passed_at = models.DateTimeField(null=True, blank=True, help_text="When the current batch passed its gate.")
     next_tick_at = models.DateTimeField(null=True, blank=True)
+    # How the rollout itself ended (set once, when it ends): a rollback afterwards changes `status`
+    # to rolling_back / rolled_back but not this, so a failure or a success is still counted as such.
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
     # The check of the version against the targets (deployments_app.target_check): at creation, and
     # again by the validating task before anything is sent. `validation` holds the latest result
     # (per-gateway missing components, gateways that never reported, the deep check); `forced`: an
@@ -92,23 +95,44 @@ class Deployment(OrgOwnedModel):
         return self.status in FINISHED_STATUSES
 
     def batch_state(self, number):
-        """'not_started', 'in_progress' (sent, gate not passed yet) or 'passed'."""
+        """'not_started', 'in_progress' (sent, gate not passed yet), 'passed' or 'stopped'.
+
+        'stopped': sent, but the deployment ended (failed, cancelled, rolled back) before its gate
+        passed; it is no longer in progress. A batch never sent stays 'not_started'.
+        """
         if self.current_batch is None or number > self.current_batch:
             return "not_started"
         if number < self.current_batch or self.gate_passed_at is not None:
             return "passed"
+        if self.outcome or self.status in FINISHED_STATUSES:
+            return "stopped"
         return "in_progress"
+
+    def batch_label(self, number):
+        """A batch's name as the pages show it: "Canary" then "Batch 1", "Batch 2"…, or "Batch 1" first.
+
+        `number` is the stored one (0 is the canary or the first batch); timeline messages use this too.
+        """
+        if self.strategy == Strategy.CANARY:
+            return "Canary" if number == 0 else f"Batch {number}"
+        return f"Batch {number + 1}"
 
     def batch_progress(self):
         """Per batch, in order: its state, target count, targets per status and those waiting offline."""
         counts = {status: models.Count("pk", filter=models.Q(status=status)) for status in TargetStatus.values}
+        rollback = {
+            name: models.Count("pk", filter=models.Q(rollback=state))
+            for name, state in (("rolled_back", RollbackState.RESTORED), ("returning", RollbackState.RETURNING))
+        }
         rows = (
             self.targets.order_by("batch")
             .values("batch")
             .annotate(total=models.Count("pk"), waiting_offline=models.Count("pk", filter=waiting_offline_filter()))
-            .annotate(**counts)
+            .annotate(**counts, **rollback)
         )
-        return [{**row, "state": self.batch_state(row["batch"])} for row in rows]
+        return [
+            {**row, "state": self.batch_state(row["batch"]), "label": self.batch_label(row["batch"])} for row in rows
+        ]
 
 
 class DeploymentTarget(models.Model):
@@ -125,6 +149,12 @@ class DeploymentTarget(models.Model):
     previous_config_hash = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # What a rollback did to it (deployments_app.rollback); `status` keeps how the rollout went.
+    rollback = models.CharField(max_length=12, choices=RollbackState.choices, blank=True)
+    rollback_error = models.TextField(blank=True)
+    rollback_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its gateway was sent its previous config (connected)."
+    )
 
     objects = child_queryset("deployment__organization").as_manager()
 
@@ -145,6 +175,18 @@ class DeploymentTarget(models.Model):
     def organization(self):
         return self.deployment.organization
 
+    @property
+    def rollback_badge(self):
+        """The badge class (static/flowgate/pages.css) of its rollback state."""
+        return ROLLBACK_BADGES.get(self.rollback, "unset")
+
+
+ROLLBACK_BADGES = {
+    RollbackState.RETURNING: "pending",
+    RollbackState.RESTORED: "applied",
+    RollbackState.FAILED: "failed",
+}
+
 
 class EventKind(models.TextChoices):
     VALIDATED = "validated", "Validated"
@@ -161,6 +203,9 @@ class EventKind(models.TextChoices):
     STOPPED = "stopped", "Stopped"
     ROLLED_BACK = "rolled_back", "Rolled back"
     SUCCEEDED = "succeeded", "Succeeded"
+    ROLLBACK_STARTED = "rollback_started", "Rollback started"
+    RESTORED = "restored", "Previous config applied"
+    ROLLBACK_FAILED = "rollback_failed", "Rollback failed"
 
 
 class DeploymentEvent(models.Model):

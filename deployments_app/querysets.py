@@ -3,7 +3,7 @@
 from django.db.models import Count, F, Q
 
 from core_app.querysets import OrgQuerySet
-from deployments_app.choices import TargetStatus
+from deployments_app.choices import RollbackState, TargetStatus
 from gateways_app.models import GatewayStatus
 
 
@@ -23,10 +23,17 @@ def waiting_offline_filter(prefix=""):
 
 class DeploymentQuerySet(OrgQuerySet):
     def with_progress(self):
-        """Annotate `target_count`, `progress_<status>` (targets per status) and `waiting_offline`, in one query."""
+        """Annotate `target_count`, `progress_<status>` (targets per status) and `waiting_offline`, in one query.
+
+        Also `progress_rolled_back` (targets whose gateway applied their previous config again) and
+        `progress_returning` (given it back, not applied yet): a rollback keeps the targets' status,
+        so these overlap the status counts.
+        """
         counts = {"target_count": Count("targets")}
         for status in TargetStatus.values:
             counts[f"progress_{status}"] = Count("targets", filter=Q(targets__status=status))
+        counts["progress_rolled_back"] = Count("targets", filter=Q(targets__rollback=RollbackState.RESTORED))
+        counts["progress_returning"] = Count("targets", filter=Q(targets__rollback=RollbackState.RETURNING))
         counts["waiting_offline"] = Count("targets", filter=waiting_offline_filter("targets__"))
         return self.annotate(**counts)
 

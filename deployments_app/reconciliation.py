@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deployments_app import rollout
-from deployments_app.models import Deployment, DeploymentStatus
+from deployments_app.models import Deployment
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import redeliver_desired_config
 
@@ -29,7 +29,7 @@ def claim_next_tick(deployment_id, *, now=None):
     now = now or timezone.now()
     seconds = settings.FLOWGATE_ROLLOUT_TICK_SECONDS
     due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + timedelta(seconds=seconds / 4))
-    active = Deployment.objects.filter(pk=deployment_id, status=DeploymentStatus.ROLLING_OUT)
+    active = Deployment.objects.filter(pk=deployment_id, status__in=rollout.TICKING)
     return bool(active.filter(due).update(next_tick_at=now + timedelta(seconds=seconds)))
 
 
@@ -39,7 +39,7 @@ def reconcile(*, now=None):
     Each deployment is reconciled on its own: one that raises is logged and counted, and the
     others (of every organization) are still ticked.
 
-    - ticks every rolling-out deployment (finishing the settled ones) and restarts the tick chain
+    - ticks every rolling-out or rolling-back deployment (finishing the settled ones) and restarts the tick chain
       of those whose next tick is overdue (a killed worker, a lost message); without a broker
       there are no chains to restart;
     - re-sends the desired config to connected gateways whose reported hash differs (a push lost
@@ -48,7 +48,7 @@ def reconcile(*, now=None):
     """
     now = now or timezone.now()
     counts = {"ticked": 0, "restarted": 0, "finished": 0, "failed": 0}
-    for deployment_id in Deployment.objects.filter(status=DeploymentStatus.ROLLING_OUT).values_list("pk", flat=True):
+    for deployment_id in Deployment.objects.filter(status__in=rollout.TICKING).values_list("pk", flat=True):
         try:
             outcome = reconcile_one(deployment_id, now)
         except Exception:
@@ -67,9 +67,9 @@ def reconcile(*, now=None):
 
 
 def reconcile_one(deployment_id, now):
-    """Tick one rolling-out deployment, restart its tick chain if lost: "finished", "restarted" or None."""
+    """Tick one rolling-out (or back) deployment, restart its tick chain if lost: "finished", "restarted" or None."""
     run = rollout.advance(deployment_id, now=now)
-    if run.deployment.status != DeploymentStatus.ROLLING_OUT:
+    if run.deployment.status not in rollout.TICKING:
         return "finished"
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return None  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)

@@ -5,7 +5,8 @@ A deployment (Deployment.status) moves like this (docs/deployments.md has the wh
     rolling_out --every batch passed its gate, every target settled--> succeeded
     rolling_out --failures past the threshold, or every canary failed--> failed
     rolling_out --every target (or every canary) deleted with its gateway--> failed
-    failed --auto_rollback--> rolled_back
+    failed --auto_rollback, some target has a previous config--> rolling_back
+    rolling_back --every returning target applied its previous config or failed to--> rolled_back
     (operator actions, deployments_app/actions.py: pause, resume, cancel, roll back now)
 
 and each of its targets (DeploymentTarget.status) like this:
@@ -14,7 +15,9 @@ and each of its targets (DeploymentTarget.status) like this:
     pending (gateway offline at batch start: it waits, counted) --gateway seen connected--> sent
     sent --FAILED with the new hash, or no report within apply_timeout_seconds--> failed
     applied --degraded or offline before its health window ends--> failed
-    anything this deployment changed --rollback--> rolled_back
+
+A rollback does not change a target's status (a failed target stays failed): it sets the
+target's `rollback` state (deployments_app.rollback says which and why).
 
 A batch passes its gate when none of its targets is still sent and every applied one has been
 healthy for health_window_seconds (targets waiting for an offline gateway do not hold the gate;
@@ -35,23 +38,29 @@ from django.utils import timezone
 
 from core_app import audit
 from core_app.models import Strategy
+from deployments_app import rollback
 from deployments_app.models import (
     Deployment,
     DeploymentEvent,
     DeploymentStatus,
     DeploymentTarget,
     EventKind,
+    Outcome,
     TargetStatus,
 )
 from deployments_app.signals import tick_requested
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
 from gateways_app.services import assign_desired_config
 
-SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED, TargetStatus.ROLLED_BACK}
+SETTLED = {TargetStatus.APPLIED, TargetStatus.FAILED}
+TICKING = {DeploymentStatus.ROLLING_OUT, DeploymentStatus.ROLLING_BACK}  # what ticks advance
 DELIVERED = {TargetStatus.SENT, TargetStatus.APPLIED, TargetStatus.FAILED}
 UNHEALTHY = {GatewayStatus.DEGRADED, GatewayStatus.OFFLINE}
-ENGINE_FIELDS = ["status", "started_at", "finished_at", "current_batch", "gate_passed_at", "next_tick_at"]
-TARGET_FIELDS = ["status", "error", "previous_config", "previous_config_hash", "sent_at", "applied_at"]
+ENGINE_FIELDS = ["status", "outcome", "started_at", "finished_at", "current_batch", "gate_passed_at", "next_tick_at"]
+TARGET_FIELDS = [
+    *["status", "error", "previous_config", "previous_config_hash", "sent_at", "applied_at"],
+    *["rollback", "rollback_error", "rollback_sent_at"],
+]
 NAMES_IN_EVENT = 50  # gateway names listed in an event's data
 
 
@@ -149,10 +158,14 @@ def request_tick(deployment_id):
 
 
 def advance(deployment_id, *, now=None):
-    """One tick of the engine (see the module docstring). Returns the Run; a no-op unless rolling out."""
+    """One tick of the engine (see the module docstring). Returns the Run; a no-op unless rolling out or back."""
     now = now or timezone.now()
     with transaction.atomic():
         run = Run(lock(deployment_id), now)
+        if run.deployment.status == DeploymentStatus.ROLLING_BACK:
+            rollback.advance(run)
+            run.save()
+            return run
         if run.deployment.status != DeploymentStatus.ROLLING_OUT:
             return run
         observe(run)
@@ -285,7 +298,7 @@ def progress(run):
         deployment.gate_passed_at = run.now
         batch = run.batch(number)
         waiting = sum(target.status == TargetStatus.PENDING for target in batch)
-        message = f"Batch {number} passed its gate"
+        message = f"{deployment.batch_label(number)} passed its gate"
         message += f" ({waiting} target(s) still wait offline)." if waiting else "."
         run.event(EventKind.GATE_PASSED, message, count=len(batch), batch=number, waiting_offline=waiting)
     if number < run.last_batch:
@@ -334,7 +347,7 @@ def start_batch(run, number):
     run.deployment.current_batch, run.deployment.gate_passed_at = number, None
     sent = sum(target.status == TargetStatus.SENT for target in batch)
     waiting = len(batch) - sent
-    message = f"Batch {number} started: sent to {sent} target(s)"
+    message = f"{run.deployment.batch_label(number)} started: sent to {sent} target(s)"
     message += f", {waiting} wait for their gateway to connect." if waiting else "."
     run.event(
         EventKind.BATCH_STARTED,
@@ -352,12 +365,14 @@ def stop(run, reason):
     failed = sum(target.status == TargetStatus.FAILED for target in run.targets)
     finish(run, DeploymentStatus.FAILED, EventKind.STOPPED, f"Stopped: {reason}", count=failed)
     if run.deployment.auto_rollback:
-        roll_back(run, "Rolled back automatically")
+        rollback.start(run, "Rolled back automatically", refuse_if_nothing=False)
 
 
 def finish(run, status, kind, message, count=0):
+    """End the rollout with `status`, which is also its outcome (kept if it is rolled back later)."""
     deployment = run.deployment
     deployment.status, deployment.finished_at, deployment.next_tick_at = status, run.now, None
+    deployment.outcome = Outcome(status)
     run.event(kind, message, count=count, status=status)
 
 
@@ -369,24 +384,12 @@ def was_assigned(run, target):
     return target.status == TargetStatus.PENDING and current is not None and target.batch <= current
 
 
-def roll_back(run, prefix):
-    """Give every target this deployment changed its previous desired config back; status rolled_back.
-
-    Gateways whose desired config has changed since (another deployment) are left alone. Targets
-    are grouped by previous config: one UPDATE (and one push) per distinct config.
-    """
-    assigned = [target for target in run.targets if was_assigned(run, target)]
-    skipped = restore_previous(run, assigned, TargetStatus.ROLLED_BACK)
-    restored = len(assigned) - len(skipped)
-    run.deployment.status = DeploymentStatus.ROLLED_BACK
-    run.deployment.finished_at, run.deployment.next_tick_at = run.now, None
-    message = f"{prefix}: {restored} target(s) got their previous config back"
-    message += f"; {len(skipped)} left alone (their desired config changed since)." if skipped else "."
-    run.event(EventKind.ROLLED_BACK, message, count=restored, gateways=names(assigned), skipped=names(skipped))
-
-
 def restore_previous(run, targets, status, error=""):
-    """Set the targets' gateways back to their previous desired config; the targets left alone."""
+    """Set the targets' gateways back to their previous desired config; the targets left alone.
+
+    For cancel: the targets still wait offline, so they never got this version and a gateway
+    without a previous config has its desired config cleared (nothing was sent to take back).
+    """
     ours = Gateway.objects.select_for_update().filter(
         pk__in=[target.gateway_id for target in targets], desired_config_hash=run.version.sha256
     )

@@ -20,7 +20,14 @@ from core_app.pages import OrgPageMixin, is_htmx
 from deployments_app import actions, services
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
 from deployments_app.forms import DeploymentForm
-from deployments_app.models import Deployment, DeploymentEvent, DeploymentStatus, DeploymentTarget, TargetStatus
+from deployments_app.models import (
+    Deployment,
+    DeploymentEvent,
+    DeploymentStatus,
+    DeploymentTarget,
+    EventKind,
+    TargetStatus,
+)
 from gateways_app.models import Gateway, Tag
 from gateways_app.querysets import report_fields
 from gateways_app.selection import resolve_targets
@@ -150,6 +157,9 @@ def _is_uuid(value):
     return True
 
 
+ROLLED_BACK_OR_ROLLING = {DeploymentStatus.ROLLING_BACK, DeploymentStatus.ROLLED_BACK}
+
+
 def available_actions(deployment):
     """The actions the deployment's status allows (the same rules deployments_app.actions enforces)."""
     status = deployment.status
@@ -160,7 +170,7 @@ def available_actions(deployment):
         allowed.append("resume")
     if status in actions.CANCELLABLE:
         allowed.append("cancel")
-    if status not in actions.NOT_STARTED and status != DeploymentStatus.ROLLED_BACK:
+    if status not in actions.NOT_STARTED | actions.ROLLBACK_IMPOSSIBLE | ROLLED_BACK_OR_ROLLING:
         allowed.append("rollback")
     return allowed
 
@@ -225,7 +235,7 @@ class DeploymentActionView(DeploymentPageMixin, View):
         except actions.TransitionRefused as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, _DONE[action])
+            messages.success(request, _done(deployment, action))
         return redirect("deployments:detail", pk=deployment.pk)
 
 
@@ -233,8 +243,15 @@ _DONE = {
     "pause": "Deployment paused: no new batch starts until you resume it.",
     "resume": "Deployment resumed.",
     "cancel": "Deployment cancelled.",
-    "rollback": "Rolling back: the targets get their previous config.",
 }
+
+
+def _done(deployment, action):
+    """What the action did; for a rollback, the timeline's exact counts (who returns, who keeps what)."""
+    if action == "rollback":
+        started = deployment.events.filter(kind=EventKind.ROLLBACK_STARTED).order_by("-created_at", "-id").first()
+        return started.message
+    return _DONE[action]
 
 
 class RollBackToVersionView(OrgPageMixin, View):

@@ -11,13 +11,18 @@ from templates_app.models import TemplateVersion
 
 
 class DeploymentProgressSerializer(serializers.Serializer):
-    """Targets per status (from DeploymentQuerySet.with_progress())."""
+    """Targets per status (from DeploymentQuerySet.with_progress()).
+
+    `rolled_back` (their gateway applied their previous config again) and `returning` (given it
+    back, not applied yet) overlap the status counts: a rollback does not change a target's status.
+    """
 
     pending = serializers.IntegerField(source="progress_pending", read_only=True)
     sent = serializers.IntegerField(source="progress_sent", read_only=True)
     applied = serializers.IntegerField(source="progress_applied", read_only=True)
     failed = serializers.IntegerField(source="progress_failed", read_only=True)
     rolled_back = serializers.IntegerField(source="progress_rolled_back", read_only=True)
+    returning = serializers.IntegerField(source="progress_returning", read_only=True)
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -48,6 +53,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "selector_gateways",
             *services.PARAM_FIELDS,  # the rollout settings
             "status",
+            "outcome",
             "target_count",
             "progress",
             "waiting_offline",
@@ -64,13 +70,18 @@ class BatchProgressSerializer(serializers.Serializer):
     """One batch: its state and its targets per status (from Deployment.batch_progress())."""
 
     batch = serializers.IntegerField(help_text="0 is the canary or first batch.")
-    state = serializers.CharField(help_text="not_started, in_progress (sent, gate not passed yet) or passed.")
+    label = serializers.CharField(help_text='As the pages and the timeline name it: "Canary", "Batch 1"…')
+    state = serializers.CharField(
+        help_text="not_started, in_progress (sent, gate not passed yet), passed, or stopped (sent, but the "
+        "deployment ended before its gate passed)."
+    )
     total = serializers.IntegerField()
     pending = serializers.IntegerField()
     sent = serializers.IntegerField()
     applied = serializers.IntegerField()
     failed = serializers.IntegerField()
-    rolled_back = serializers.IntegerField()
+    rolled_back = serializers.IntegerField(help_text="Targets whose gateway applied their previous config again.")
+    returning = serializers.IntegerField(help_text="Targets given their previous config back, not applied yet.")
     waiting_offline = serializers.IntegerField()
 
 
@@ -166,5 +177,8 @@ class DeploymentTargetSerializer(serializers.ModelSerializer):
             "previous_config_hash",
             "sent_at",
             "applied_at",
+            "rollback",
+            "rollback_error",
+            "rollback_sent_at",
         ]
         read_only_fields = fields

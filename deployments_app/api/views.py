@@ -119,7 +119,10 @@ class DeploymentViewSet(
     def cancel(self, request, pk=None):
         return self._act(actions.cancel)
 
-    @action_schema("Roll back now: every target this deployment changed gets its previous desired config back.")
+    @action_schema(
+        "Roll back now: the targets this deployment changed that had a previous config get it back "
+        "(status rolling_back until their gateways apply it); 409 when none had one."
+    )
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
         return self._act(actions.roll_back)

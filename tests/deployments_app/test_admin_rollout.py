@@ -28,7 +28,7 @@ def status_of(deployment):
 
 @pytest.mark.parametrize(
     "action, status",
-    [("pause_deployments", "paused"), ("cancel_deployments", "cancelled"), ("roll_back_deployments", "rolled_back")],
+    [("pause_deployments", "paused"), ("cancel_deployments", "cancelled"), ("roll_back_deployments", "rolling_back")],
 )
 def test_an_admin_action_changes_the_selected_deployments(alice, rolling, action, status):
     response = act(alice, action, rolling)
@@ -59,5 +59,5 @@ def test_a_viewer_is_not_offered_the_actions(bob, rolling):
 
 def test_the_detail_page_shows_the_timeline_and_the_waiting_count(alice, rolling):
     body = admin_client(alice).get(f"{LIST_URL}{rolling.pk}/change/").content.decode()
-    assert "Batch 0 started: sent to 1 target(s), 1 wait for their gateway to connect." in body
+    assert "Batch 1 started: sent to 1 target(s), 1 wait for their gateway to connect." in body
     assert "(1 waiting for their gateway to connect)" in body

@@ -29,6 +29,7 @@ def test_the_detail_shows_progress_per_batch(api_client, rolling):
     data = api_client.get(f"{URL}{rolling.pk}/").data
     assert data["batches"][0] == {
         "batch": 0,
+        "label": "Batch 1",
         "state": "in_progress",
         "total": 2,
         "pending": 1,
@@ -36,6 +37,7 @@ def test_the_detail_shows_progress_per_batch(api_client, rolling):
         "applied": 0,
         "failed": 0,
         "rolled_back": 0,
+        "returning": 0,
         "waiting_offline": 1,
     }
     assert [(row["batch"], row["state"], row["total"]) for row in data["batches"][1:]] == [
@@ -47,7 +49,7 @@ def test_the_detail_shows_progress_per_batch(api_client, rolling):
 def test_the_detail_says_how_many_targets_wait_for_their_gateway(api_client, rolling):
     data = api_client.get(f"{URL}{rolling.pk}/").data
     assert (data["waiting_offline"], data["current_batch"]) == (1, 0)
-    assert data["progress"] == {"pending": 4, "sent": 1, "applied": 0, "failed": 0, "rolled_back": 0}
+    assert data["progress"] == {"pending": 4, "sent": 1, "applied": 0, "failed": 0, "rolled_back": 0, "returning": 0}
 
 
 def test_the_list_says_how_many_targets_wait_too(api_client, rolling):
@@ -60,7 +62,7 @@ def test_the_detail_shows_the_timeline(api_client, rolling):
     events = api_client.get(f"{URL}{rolling.pk}/").data["events"]
     assert [(event["kind"], event["count"]) for event in events] == [("started", 5), ("batch_started", 2)]
     assert events[1]["data"]["waiting_offline"] == 1
-    assert events[1]["message"] == "Batch 0 started: sent to 1 target(s), 1 wait for their gateway to connect."
+    assert events[1]["message"] == "Batch 1 started: sent to 1 target(s), 1 wait for their gateway to connect."
 
 
 def test_creating_answers_with_the_resolved_target_count_and_the_timeline(api_client, org, fleet):
@@ -72,12 +74,19 @@ def test_creating_answers_with_the_resolved_target_count_and_the_timeline(api_cl
     assert [event["kind"] for event in response.data["events"]] == ["started"]
 
 
-@pytest.mark.parametrize("action, status", [("pause", "paused"), ("cancel", "cancelled"), ("rollback", "rolled_back")])
-def test_an_action_answers_with_the_deployment_after_it(api_client, rolling, action, status):
+@pytest.mark.parametrize(
+    "action, status, kind",
+    [
+        ("pause", "paused", "paused"),
+        ("cancel", "cancelled", "cancelled"),
+        ("rollback", "rolling_back", "rollback_started"),
+    ],
+)
+def test_an_action_answers_with_the_deployment_after_it(api_client, rolling, action, status, kind):
     response = api_client.post(f"{URL}{rolling.pk}/{action}/")
     assert response.status_code == 200, response.data
     assert response.data["status"] == status
-    assert response.data["events"][-1]["kind"] == status
+    assert response.data["events"][-1]["kind"] == kind
 
 
 def test_resume_goes_on_with_a_paused_deployment(api_client, rolling):

@@ -164,19 +164,21 @@ def test_past_the_threshold_it_stops_and_rolls_back_the_changed_targets_only(org
     report(["gw-01"], new)
     report(["gw-02"], new, FAILED)
     deployment = tick(deployment, 5)
-    assert (deployment.status, deployment.finished_at) == (DeploymentStatus.ROLLED_BACK, at(5))
-    assert states(deployment) == {
-        "gw-01": "rolled_back",
-        "gw-02": "rolled_back",
+    # Rolling back until the two changed gateways report their previous config applied (test_rollback.py).
+    assert (deployment.status, deployment.outcome, deployment.finished_at) == ("rolling_back", "failed", None)
+    assert states(deployment) == {  # how the rollout went: the failure stays on record
+        "gw-01": "applied",
+        "gw-02": "failed",
         "gw-03": "pending",
         "gw-04": "pending",
         "gw-05": "pending",
     }
     assert set(desired(deployment).values()) == {"old"}
-    assert kinds(deployment)[-3:] == ["failed", "stopped", "rolled_back"]
-    stopped, rolled_back = deployment.events.filter(kind__in=["stopped", "rolled_back"])
+    assert kinds(deployment)[-3:] == ["failed", "stopped", "rollback_started"]
+    stopped, started = deployment.events.filter(kind__in=["stopped", "rollback_started"])
     assert stopped.message == "Stopped: 1 failed target(s) exceed the threshold of 0."
-    assert (rolled_back.count, rolled_back.data["gateways"]) == (2, ["gw-01", "gw-02"])
+    assert (started.count, started.data["returning"]) == (2, ["gw-01", "gw-02"])
+    assert started.message == "Rolled back automatically: 2 target(s) are returning to their previous config."
 
 
 def test_a_percent_threshold_counts_failures_among_all_targets(org, alice, new, fleet):
@@ -216,9 +218,9 @@ def test_rollback_leaves_alone_a_gateway_whose_desired_config_changed_since(org,
     Gateway.objects.filter(name="gw-03").update(desired_config=OTHER, desired_config_hash=sha256_of(OTHER))
     report(["gw-01"], new, FAILED)
     deployment = tick(deployment, 5)  # gw-03 fails too: replaced before it applied
-    assert deployment.status == DeploymentStatus.ROLLED_BACK
+    assert deployment.status == DeploymentStatus.ROLLING_BACK
     assert desired(deployment)["gw-03"] == "other"
-    assert deployment.events.get(kind="rolled_back").data["skipped"] == ["gw-03"]
+    assert deployment.events.get(kind="rollback_started").data["left_alone"] == ["gw-03"]
 
 
 def test_offline_gateways_wait_at_batch_start_and_are_counted(org, alice, new, fleet):
@@ -229,7 +231,8 @@ def test_offline_gateways_wait_at_batch_start_and_are_counted(org, alice, new, f
     assert desired(deployment)["gw-02"] == "new"
     assert Deployment.objects.with_progress().get().waiting_offline == 1
     event = deployment.events.get(kind=EventKind.BATCH_STARTED)
-    assert event.message == "Batch 0 started: sent to 1 target(s), 1 wait for their gateway to connect."
+    # Named as the batches card names it (the first batch is "Batch 1"; issue 13, point 8).
+    assert event.message == "Batch 1 started: sent to 1 target(s), 1 wait for their gateway to connect."
 
 
 def test_a_waiting_target_does_not_hold_its_batchs_gate(org, alice, new, fleet):
@@ -276,7 +279,7 @@ def test_it_stops_when_every_canary_failed_even_under_the_threshold(org, alice, 
     deployment = tick(deploy(org, alice, new, fleet, **params), 0)
     report(["gw-01", "gw-02"], new, FAILED)
     deployment = tick(deployment, 5)
-    assert deployment.status == DeploymentStatus.ROLLED_BACK
+    assert deployment.status == DeploymentStatus.ROLLING_BACK
     assert (
         deployment.events.get(kind="stopped").message == "Stopped: Every canary target that received the config failed."
     )

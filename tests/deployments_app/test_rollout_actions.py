@@ -94,6 +94,9 @@ def test_pause_and_resume_are_audited_with_the_operator(rolling, alice):
         ("succeeded", actions.cancel, "This deployment has already finished (succeeded): nothing to cancel."),
         ("rolled_back", actions.cancel, "This deployment has already finished (rolled back): nothing to cancel."),
         ("rolled_back", actions.roll_back, "This deployment has already been rolled back."),
+        ("rolling_back", actions.roll_back, "This deployment has already been rolled back."),
+        ("rolling_back", actions.cancel, "This deployment is rolling back: nothing to cancel."),
+        ("refused", actions.roll_back, "This deployment was refused: nothing was sent to roll back."),
         ("pending", actions.roll_back, "Nothing has been sent yet: cancel this deployment instead."),
     ],
 )
@@ -139,21 +142,27 @@ def test_roll_back_now_gives_a_succeeded_deployments_targets_their_previous_conf
     assert tick(deployment, 5).status == DeploymentStatus.SUCCEEDED
     actions.roll_back(deployment.pk, user=alice, now=at(60))
     deployment = refresh(deployment)
-    assert (deployment.status, deployment.finished_at) == (DeploymentStatus.ROLLED_BACK, at(60))
+    assert (deployment.status, deployment.outcome, deployment.finished_at) == ("rolling_back", "succeeded", None)
     assert set(desired(deployment).values()) == {"old"}
-    assert set(states(deployment).values()) == {"rolled_back"}
-    assert deployment.events.last().message == "Rolled back by alice: 5 target(s) got their previous config back."
+    assert set(states(deployment).values()) == {"applied"}
+    assert set(deployment.targets.values_list("rollback", flat=True)) == {"returning"}
+    assert deployment.events.last().message == (
+        "Rolled back by alice: 5 target(s) are returning to their previous config."
+    )
 
 
 def test_roll_back_now_of_a_rolling_deployment_leaves_unsent_targets_alone(rolling, alice):
     actions.roll_back(rolling.pk, user=alice, now=at(5))
     assert states(rolling) == {
-        "gw-01": "rolled_back",
-        "gw-02": "rolled_back",
+        "gw-01": "sent",
+        "gw-02": "sent",
         "gw-03": "pending",
         "gw-04": "pending",
         "gw-05": "pending",
     }
+    rollbacks = dict(rolling.targets.values_list("gateway__name", "rollback"))
+    assert rollbacks == {"gw-01": "returning", "gw-02": "returning", "gw-03": "", "gw-04": "", "gw-05": ""}
+    assert refresh(rolling).outcome == "rolled_back"  # stopped by an operator before it ended
     assert set(desired(rolling).values()) == {"old"}
 
 

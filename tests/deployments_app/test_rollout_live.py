@@ -222,11 +222,16 @@ def test_a_failing_canary_stops_the_deployment_and_its_agents_return_to_the_prev
     wait_for(lambda: back.count() == 3)
     TIMINGS["failed_canary_to_rolled_back"] = round(time.monotonic() - started, 2)
 
+    # Finished means rolled back: the canaries were watched until they reported the previous config applied.
     assert deployment.status == DeploymentStatus.ROLLED_BACK
-    assert [event.kind for event in deployment.events.all()][-3:] == ["failed", "stopped", "rolled_back"]
+    kinds = [event.kind for event in deployment.events.all()]
+    assert kinds[kinds.index("failed") :][:3] == ["failed", "stopped", "rollback_started"]
+    assert (kinds[-1], "restored" in kinds) == ("rolled_back", True)
     assert batch_events(deployment, EventKind.BATCH_STARTED) == [(0, 3)]
     states = dict(deployment.targets.values_list("gateway__name", "status"))
-    assert {states[name] for name in canaries} == {"rolled_back"}
+    assert {states[name] for name in canaries} == {"failed"}  # the failure stays on record
+    rollbacks = dict(deployment.targets.values_list("gateway__name", "rollback"))
+    assert {rollbacks[name] for name in canaries} == {"restored"}
     assert {status for name, status in states.items() if name not in canaries} == {"pending"}
     received = agents.received(bad.sha256)
     assert {received[name] for name in canaries} == {1}
