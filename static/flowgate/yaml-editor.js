@@ -90,6 +90,8 @@
     var field = root.parentNode;
     this.state = field.querySelector("[data-editor-state]");
     this.problemList = field.querySelector("[data-editor-problems]");
+    // The server's errors of the submitted YAML: the live list below repeats them once it has checked.
+    this.serverErrors = field.querySelector("#errors-" + this.textarea.name);
     this.url = root.getAttribute("data-validate-url");
     this.typeField = root.getAttribute("data-type-field") ? document.getElementById(root.getAttribute("data-type-field")) : null;
     this.type = root.getAttribute("data-type") || "";
@@ -183,6 +185,7 @@
     var warnings = result.warnings || [];
     this.problems = {};
     this.problemList.replaceChildren();
+    if (this.serverErrors) { this.serverErrors.hidden = true; }
     errors.concat(warnings).forEach(function (problem, index) {
       var isWarning = index >= errors.length;
       var where = problem.line ? "line " + problem.line + (problem.column ? ", column " + problem.column : "") : "";
