@@ -114,7 +114,9 @@ class ConfigTemplateAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         obj.pk = created.pk
         obj._state.adding = False
         version = created.latest_version()
-        if version is not None and not version.is_deployable():
+        if version is not None and version.is_checking:
+            self.message_user(request, version.refusal(), messages.WARNING)
+        elif version is not None and not version.is_deployable():
             self.message_user(request, f"{version.validation_summary()}. It cannot be deployed.", messages.ERROR)
 
     def delete_model(self, request, obj):
@@ -183,11 +185,16 @@ class TemplateVersionAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{version.validation_summary()}. It cannot be deployed.", messages.ERROR)
         elif version.validation_state == ValidationState.WARNINGS:
             self.message_user(request, version.validation_summary(), messages.WARNING)
+        elif version.is_checking:
+            self.message_user(request, version.refusal(), messages.WARNING)
 
     def has_revalidate_permission(self, request):
         return self.has_add_permission(request)
 
-    @admin.action(description="Validate again (catalogue, gateways and settings of now)", permissions=["revalidate"])
+    @admin.action(
+        description="Validate again (catalogue, gateways and settings of now; the collector's check runs as a task)",
+        permissions=["revalidate"],
+    )
     def revalidate(self, request, queryset):
         for version in queryset.select_related("template__organization"):
             if not (request.user.is_superuser or has_role(version.organization.role_of(request.user), Role.EDITOR)):

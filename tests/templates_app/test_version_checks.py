@@ -5,15 +5,19 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from core_app.models import AuditLog
 from templates_app.models import TemplateVersion, ValidationState
 from templates_app.services import create_version, revalidate_version
 from templates_app.tasks import check_version, check_versions
+from tests import live
+from tests.live import Daphne, free_port
 
 from .test_validation_collector import FILELOG_WITHOUT_INCLUDE, GOOD
 from .validation_helpers import collector_binary
@@ -120,6 +124,20 @@ class TestQueueing:
             version = save(template, alice, GOOD)
         assert (callbacks, version.validation_state) == ([], ValidationState.CHECKING)
 
+    def test_the_admin_action_queues_the_same_check(
+        self, client, settings, template, alice, django_capture_on_commit_callbacks
+    ):
+        settings.FLOWGATE_COLLECTOR_BINARY = "/nonexistent/otelcol"
+        version = template.versions.get()
+        client.force_login(alice)
+        url = reverse("admin:templates_app_templateversion_changelist")
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = client.post(url, {"action": "revalidate", "_selected_action": [version.pk]}, follow=True)
+        assert len(callbacks) == 1
+        version.refresh_from_db()
+        assert version.validation_state == ValidationState.CHECKING
+        assert "edge v1 is being checked" in " ".join(str(message) for message in response.context["messages"])
+
     def test_without_a_collector_nothing_is_queued_and_the_version_is_settled(
         self, template, alice, django_capture_on_commit_callbacks
     ):
@@ -157,3 +175,24 @@ def test_a_version_checking_for_long_is_picked_up_by_the_sweep(settings, templat
     version.refresh_from_db()
     assert version.validation_state == ValidationState.WARNINGS
     assert "collector.unavailable" in [w["code"] for w in version.validation_warnings]
+
+
+@pytest.mark.process
+@pytest.mark.django_db(transaction=True)
+def test_a_server_without_a_broker_checks_new_versions_by_itself(settings, counted_binary, template, alice):
+    """`make run`'s shape (no REDIS_URL, eager tasks): the embedded beat's check-versions entry does it."""
+    live.test_database_url()
+    binary, runs = counted_binary
+    settings.FLOWGATE_COLLECTOR_BINARY = binary
+    version = save(template, alice, GOOD)
+    server = Daphne([free_port()], REDIS_URL="", FLOWGATE_EMBEDDED_BEAT="true", FLOWGATE_COLLECTOR_BINARY=binary)
+    try:
+        deadline = time.monotonic() + 30
+        while TemplateVersion.objects.checking().filter(pk=version.pk).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        output = server.stop()
+    version.refresh_from_db()
+    assert version.validation_state == ValidationState.WARNINGS, output[-3000:]
+    assert runs() == 1
+    assert "Traceback" not in output
