@@ -34,8 +34,13 @@ class NothingToRollBack(Exception):
 
 
 def plan(run):
-    """{state: [targets]} for the targets this deployment changed, without changing anything."""
-    assigned = [target for target in run.targets if rollout.was_assigned(run, target) and not target.rollback]
+    """{state: [targets]} for the targets this deployment changed, without changing anything.
+
+    Targets an earlier (automatic) rollback could not return are looked at again: they still keep
+    the version, and asking again must say so, not that nothing was changed.
+    """
+    again = ("", RollbackState.KEPT)
+    assigned = [target for target in run.targets if rollout.was_assigned(run, target) and target.rollback in again]
     ours = Gateway.objects.select_for_update().filter(
         pk__in=[target.gateway_id for target in assigned], desired_config_hash=run.version.sha256
     )

@@ -149,6 +149,8 @@ def test_an_automatic_rollback_with_nothing_to_return_to_leaves_the_deployment_f
     assert deployment.events.last().message.startswith(
         "Rolled back automatically: not possible. Nothing to roll back to: 2 target(s) had no config before"
     )
+    with pytest.raises(actions.TransitionRefused, match=r"2 target\(s\) had no config before .* \(gw-01, gw-02\)"):
+        actions.roll_back(deployment.pk, user=alice, now=at(10))  # asking again says the same
 
 
 def test_a_never_sent_target_without_a_previous_config_has_the_version_withdrawn(org, alice, new):
