@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
 from core_app.admin_mixins import OrgScopedAdminMixin, SuperuserOnlyAdminMixin
-from core_app.forms import MembershipForm
+from core_app.forms import MembershipForm, OrgSettingsForm
 from core_app.models import ApiToken, AuditLog, Membership, Organization, OrgSettings
 from core_app.roles import Role, has_role, may_assign
 from core_app.services import create_organization
@@ -134,6 +134,7 @@ class MembershipAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(OrgSettings)
 class OrgSettingsAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
+    form = OrgSettingsForm  # as the settings page: extra components one per line, not JSON
     list_display = ["organization", "heartbeat_interval_seconds", "default_strategy", "updated_at"]
     readonly_fields = ["organization", "updated_at"]
     write_role = Role.ADMIN

@@ -1,14 +1,76 @@
 """Forms of the core: organization settings (pages; the admin builds its own from the same model)
 and memberships (admin, where members are managed)."""
 
+import contextlib
+import json
+import re
+
 from django import forms
 
-from core_app.models import Membership, OrgSettings
+from core_app.models import Membership, OrgSettings, component_name
 from core_app.roles import may_assign
 
 
+class ComponentTypesField(forms.Field):
+    """A list of component type names typed one per line (commas and spaces also separate them).
+
+    Stored as the JSON list the API reads and writes; people should not have to type JSON. A pasted
+    JSON list is still read. Each name is checked by the model's validator, named in the error.
+    """
+
+    widget = forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocapitalize": "none"})
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            text = (value or "").strip()
+            items = None
+            if text.startswith("["):
+                with contextlib.suppress(ValueError):
+                    items = json.loads(text)
+            if not isinstance(items, list):
+                items = [item for item in re.split(r"[\s,]+", text) if item]
+        names = []
+        for item in items:
+            name = str(item).strip()
+            if name not in names:
+                names.append(name)
+        return names
+
+    def validate(self, value):
+        super().validate(value)
+        for name in value:
+            if "/" in name:
+                kind = name.split("/", 1)[0]
+                raise forms.ValidationError(
+                    f"'{name}' is a component id: give its type, '{kind}' (it allows every {kind}/… id)."
+                )
+            try:
+                component_name(name)
+            except forms.ValidationError as error:
+                raise forms.ValidationError(f"'{name}': {' '.join(error.messages)}") from None
+
+
 class OrgSettingsForm(forms.ModelForm):
-    """An organization's settings; the model's validators and constraints are the rules."""
+    """An organization's settings; the model's validators and constraints are the rules.
+
+    Also the admin's form (core_app/admin.py), so both take the extra components the same way.
+    """
+
+    extra_allowed_components = ComponentTypesField(
+        required=False,
+        label="Extra allowed components",
+        help_text=(
+            "One component type per line (e.g. kafka): allowed in every section, "
+            "whatever the gateways report. Leave empty for none."
+        ),
+    )
 
     class Meta:
         model = OrgSettings
@@ -23,8 +85,6 @@ class OrgSettingsForm(forms.ModelForm):
             "default_failure_threshold_percent": "Failure threshold (% of targets)",
             "default_auto_rollback": "Roll back automatically when a deployment fails",
         }
-        widgets = {"extra_allowed_components": forms.Textarea(attrs={"rows": 2})}
-        help_texts = {"extra_allowed_components": 'A JSON list of component types, e.g. ["kafka", "otlp"].'}
 
 
 class MembershipForm(forms.ModelForm):
