@@ -1,4 +1,8 @@
-"""The audit trail: one `record()` call per thing a user or a gateway did."""
+"""The audit trail: one `record()` call per thing a user or a gateway did, and how the log page reads it."""
+
+from dataclasses import dataclass
+
+from django.utils.text import Truncator
 
 from core_app.models import AuditLog
 from core_app.ratelimit import client_address
@@ -35,3 +39,53 @@ def record(org, action, obj=None, *, user=None, gateway=None, changes=None, requ
         changes=changes or {},
         source_ip=ip or client_ip(request),
     )
+
+
+# How much of an entry's changes the audit log page shows: a deployment lists up to 50 targets, a version its hash.
+LIST_ITEMS_SHOWN = 8
+VALUE_CHARS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """One line of an entry's Changes column: a field and its value, or its value before and after."""
+
+    field: str
+    value: str = ""
+    before: str = ""
+    after: str = ""
+    changed: bool = False
+
+
+def readable_changes(changes):
+    """[ChangeRow] of an entry's `changes`, in words: `{"from": a, "to": b}` reads "a → b", lists as
+    "a, b … and 3 more". The page escapes the text; nothing here is markup."""
+    if not changes:
+        return []
+    if not isinstance(changes, dict):
+        return [ChangeRow(field="", value=_text(changes))]
+    rows = []
+    for field, value in changes.items():
+        if isinstance(value, dict) and set(value) == {"from", "to"}:
+            rows.append(ChangeRow(str(field), before=_text(value["from"]), after=_text(value["to"]), changed=True))
+        else:
+            rows.append(ChangeRow(str(field), value=_text(value)))
+    return rows
+
+
+def _text(value):
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "none"
+        shown = ", ".join(_text(item) for item in value[:LIST_ITEMS_SHOWN])
+        more = len(value) - LIST_ITEMS_SHOWN
+        return f"{shown} … and {more} more" if more > 0 else shown
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_text(item)}" for key, item in value.items()) or "none"
+    if value == "":
+        return "(empty)"
+    return Truncator(str(value)).chars(VALUE_CHARS_SHOWN)

@@ -104,6 +104,9 @@ class AuditLogView(OrgPageMixin, TemplateView):
         filterset = AuditLogFilterSet(self.request.GET or None, queryset=entries)
         rows = filterset.qs if filterset.is_bound and filterset.is_valid() else entries
         page = Paginator(rows.order_by("-created_at", "-id"), AUDIT_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        page.object_list = list(page.object_list)
+        for entry in page.object_list:
+            entry.change_rows = audit.readable_changes(entry.changes)
         query = self.request.GET.copy()
         query.pop("page", None)
         context.update(filterset=filterset, page=page, query=query.urlencode())
