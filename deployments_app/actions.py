@@ -83,7 +83,7 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
         unsent = [target for target in run.targets if target.status == TargetStatus.PENDING]
         waiting = [target for target in unsent if rollout.was_assigned(run, target)]
         error = "Not sent: cancelled while its gateway was offline."
-        rollout.restore_previous(run, waiting, TargetStatus.PENDING, error)
+        rollback.withdraw(run, waiting, error)
         for target in unsent:
             target.error = target.error or "Not sent: the deployment was cancelled."
             run.changed(target)

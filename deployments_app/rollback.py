@@ -21,12 +21,21 @@ had a previous config) is refused when an operator asks for it (actions.roll_bac
 as not possible when automatic: the deployment stays `failed`.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from deployments_app import rollout
 from deployments_app.models import DeploymentStatus, EventKind, Outcome, RollbackState, TargetStatus
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
 from gateways_app.services import assign_desired_config
+
+
+@dataclass(frozen=True)
+class PreviousConfig:
+    """A config given back, shaped like the TemplateVersion assign_desired_config() takes."""
+
+    config_yaml: str
+    sha256: str
 
 
 class NothingToRollBack(Exception):
@@ -41,10 +50,7 @@ def plan(run):
     """
     again = ("", RollbackState.KEPT)
     assigned = [target for target in run.targets if rollout.was_assigned(run, target) and target.rollback in again]
-    ours = Gateway.objects.select_for_update().filter(
-        pk__in=[target.gateway_id for target in assigned], desired_config_hash=run.version.sha256
-    )
-    ours = set(ours.order_by("name").values_list("pk", flat=True))
+    ours = still_ours(run, assigned)
     groups = {state: [] for state in RollbackState.values}
     for target in assigned:
         if target.gateway_id not in ours:
@@ -117,6 +123,28 @@ def start(run, prefix, *, refuse_if_nothing=True):
     return True
 
 
+def still_ours(run, targets):
+    """Ids of the targets' gateways whose desired config is still this deployment's version (locked)."""
+    gateways = Gateway.objects.select_for_update().filter(
+        pk__in=[target.gateway_id for target in targets], desired_config_hash=run.version.sha256
+    )
+    return set(gateways.order_by("name").values_list("pk", flat=True))
+
+
+def withdraw(run, targets, error):
+    """For cancel: targets still waiting offline get their previous desired config back (or none).
+
+    They never got this version, so a gateway without a previous config has its desired config
+    cleared: there is nothing to take back. Gateways given another config since are left alone.
+    """
+    ours = still_ours(run, targets)
+    back = [target for target in targets if target.gateway_id in ours]
+    give_back(run, back)
+    for target in back:
+        target.error = error
+        run.changed(target)
+
+
 def nothing_message(kept, left_alone, version):
     parts = []
     if kept:
@@ -142,7 +170,7 @@ def give_back(run, targets):
     for target in targets:
         groups.setdefault(target.previous_config_hash, []).append(target)
     for digest, group in groups.items():
-        previous = rollout.PreviousConfig(group[0].previous_config, digest)
+        previous = PreviousConfig(group[0].previous_config, digest)
         gateway_ids = [target.gateway_id for target in group]
         assign_desired_config(Gateway.objects.filter(pk__any=gateway_ids), previous, now=run.now)
 

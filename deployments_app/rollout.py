@@ -30,7 +30,6 @@ memory, so a lost message or a killed worker loses no work: deployments_app.reco
 (Celery beat) re-ticks every active deployment, restarts lost tick chains and re-sends drifted configs.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -62,14 +61,6 @@ TARGET_FIELDS = [
     *["rollback", "rollback_error", "rollback_sent_at"],
 ]
 NAMES_IN_EVENT = 50  # gateway names listed in an event's data
-
-
-@dataclass(frozen=True)
-class PreviousConfig:
-    """A config given back on rollback, shaped like the TemplateVersion assign_desired_config() takes."""
-
-    config_yaml: str
-    sha256: str
 
 
 class Run:
@@ -382,31 +373,3 @@ def was_assigned(run, target):
         return True
     current = run.deployment.current_batch
     return target.status == TargetStatus.PENDING and current is not None and target.batch <= current
-
-
-def restore_previous(run, targets, status, error=""):
-    """Set the targets' gateways back to their previous desired config; the targets left alone.
-
-    For cancel: the targets still wait offline, so they never got this version and a gateway
-    without a previous config has its desired config cleared (nothing was sent to take back).
-    """
-    ours = Gateway.objects.select_for_update().filter(
-        pk__in=[target.gateway_id for target in targets], desired_config_hash=run.version.sha256
-    )
-    ours = set(ours.order_by("name").values_list("pk", flat=True))
-    groups = {}
-    skipped = []
-    for target in targets:
-        if target.gateway_id in ours:
-            groups.setdefault(target.previous_config_hash, []).append(target)
-        else:
-            skipped.append(target)
-    for digest, group in groups.items():
-        previous = PreviousConfig(group[0].previous_config, digest)
-        gateway_ids = [target.gateway_id for target in group]
-        assign_desired_config(Gateway.objects.filter(pk__any=gateway_ids), previous, now=run.now)
-        for target in group:
-            target.status = status
-            target.error = error or target.error
-            run.changed(target)
-    return skipped
