@@ -4,7 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from core_app.querysets import OrgQuerySet
@@ -122,6 +122,21 @@ class OrgSettings(OrgOwnedModel):
     opamp_token_lifetime_days = models.PositiveIntegerField(default=365, validators=[MinValueValidator(1)])
     registration_token_lifetime_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1)])
     heartbeat_interval_seconds = models.PositiveIntegerField(default=30, validators=[MinValueValidator(5)])
+    # OpAMP token rotation (docs/opamp.md): how long a replaced token keeps working while its
+    # gateway switches to the new one, and how early a scheduled rotation replaces an expiring token.
+    opamp_token_grace_minutes = models.PositiveIntegerField(
+        "OpAMP token grace period (minutes)",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text="After a token is re-issued, the old one works until the gateway connects with the new "
+        "one or this many minutes pass.",
+    )
+    opamp_token_rotate_days = models.PositiveIntegerField(
+        "rotate OpAMP tokens before expiry (days)",
+        default=30,
+        help_text="Gateways that accept new tokens over OpAMP get one this many days before theirs expires "
+        "(0: never).",
+    )
     default_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ROLLING)
     default_batch_percent = models.PositiveIntegerField(
         default=25, validators=[MinValueValidator(1)], help_text="Share of targets per rolling batch."
@@ -143,6 +158,8 @@ class OrgSettings(OrgOwnedModel):
         "opamp_token_lifetime_days",
         "registration_token_lifetime_hours",
         "heartbeat_interval_seconds",
+        "opamp_token_grace_minutes",
+        "opamp_token_rotate_days",
         "default_strategy",
         "default_batch_percent",
         "default_canary_percent",
@@ -167,6 +184,15 @@ class OrgSettings(OrgOwnedModel):
 
     def __str__(self):
         return f"Settings of {self.organization}"
+
+    def clean(self):
+        super().clean()
+        rotate, lifetime = self.opamp_token_rotate_days, self.opamp_token_lifetime_days
+        if rotate and lifetime and rotate >= lifetime:
+            # Every new token would be due for rotation at once, and rotated again on every run.
+            raise ValidationError(
+                {"opamp_token_rotate_days": f"Must be less than the OpAMP token lifetime ({lifetime} days), or 0."}
+            )
 
 
 class AuditLogQuerySet(OrgQuerySet):

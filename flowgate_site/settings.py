@@ -402,6 +402,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments_app.tasks.reconcile_deployments",
         "schedule": FLOWGATE_RECONCILE_SECONDS,
     },
+    # Scheduled OpAMP token rotation: gateways get a new token over OpAMP before theirs expires
+    # (OrgSettings.opamp_token_rotate_days; gateways_app/rotation.py).
+    "rotate-expiring-opamp-tokens": {
+        "task": "gateways_app.tasks.rotate_expiring_opamp_tokens",
+        "schedule": env_int("FLOWGATE_TOKEN_ROTATION_CHECK_SECONDS", 3600),
+    },
 }
 if CELERY_TASK_ALWAYS_EAGER:
     # No broker, so no chain of advance_rollout tasks ticks a deployment: the server's embedded beat

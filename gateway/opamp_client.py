@@ -8,8 +8,16 @@ What it does, by the spec (shared/reference/opamp-spec/specification.md):
 - Heartbeats: an AgentToServer with nothing new, `heartbeat` seconds after the last message
   (WebSocket), or a poll at that interval (HTTP). The server's ConnectionSettingsOffers may set
   the interval. Our server's offers carry no `destination_endpoint`: an empty endpoint means
-  "keep the current connection" and only the interval is adopted (a non-empty one too: this
-  client does not announce AcceptsOpAMPConnectionSettings).
+  "keep the current connection" (a non-empty one is ignored too: the endpoint stays the one of
+  enrollment or --opamp-url).
+- Token rotation (spec: OpAMP Connection Setting Offer Flow), when the agent can save tokens
+  (`save_tokens`): the client announces AcceptsOpAMPConnectionSettings and
+  ReportsConnectionSettingsStatus. An offered `Authorization: Bearer <token>` header other than
+  ours is saved as the candidate (agent.save_tokens, an atomic write), reported APPLYING, and the
+  client reconnects with it. When the server accepts it, it becomes the token (saved) and
+  APPLIED is reported; when the server refuses it (401), it is dropped, the client reconnects
+  with its old token and reports FAILED. A candidate found at start (a crash mid-way) is tried
+  first, the same way.
 - A reply triggers a message only when something changed (no echo loops).
 - Reconnects with exponential backoff and jitter; UNAVAILABLE (RetryInfo), HTTP 429/503 and
   their Retry-After set the wait instead. `transport="auto"` starts on WebSocket and switches to
@@ -71,18 +79,62 @@ class UpgradeRefused(Exception):
     """The WebSocket handshake was answered with a plain HTTP status (no WebSocket support there)."""
 
 
+class SwitchToken(Exception):
+    """End this connection and reconnect at once, with the candidate token or back with the old one."""
+
+
+# What the client itself does for agents that can save tokens (agent.save_tokens).
+TOKEN_CAPABILITIES = (
+    opamp_pb2.AgentCapabilities_AcceptsOpAMPConnectionSettings
+    | opamp_pb2.AgentCapabilities_ReportsConnectionSettingsStatus
+)
+SETTINGS_APPLIED = opamp_pb2.ConnectionSettingsStatuses_APPLIED
+SETTINGS_APPLYING = opamp_pb2.ConnectionSettingsStatuses_APPLYING
+SETTINGS_FAILED = opamp_pb2.ConnectionSettingsStatuses_FAILED
+# Answers to a handshake or request with a candidate token that mean "this token is refused".
+TOKEN_REFUSED = {401, 403}
+
+
+def offered_token(opamp) -> str:
+    """The token of an OpAMPConnectionSettings' `Authorization: Bearer …` header, or ''."""
+    for header in opamp.headers.headers:
+        if header.key.lower() == "authorization":
+            scheme, _, value = header.value.strip().partition(" ")
+            if scheme.lower() == "bearer" and value.strip():
+                return value.strip()
+    return ""
+
+
 class OpAMPClient:
     """One OpAMP client. `agent` provides:
 
     capabilities (int), agent_description(), health(), effective_config(), remote_config_status(),
     available_components(full: bool) -> the protobuf sub-message, or None to leave it out;
-    async on_remote_config(AgentRemoteConfig), async on_restart(), on_new_instance_uid(bytes).
+    async on_remote_config(AgentRemoteConfig), async on_restart(), on_new_instance_uid(bytes);
+    optionally save_tokens(token, candidate): persist both (atomically) — the client then takes
+    new tokens offered over OpAMP (see the module docstring).
     """
 
-    def __init__(self, agent, *, instance_uid, token, ws_url="", http_url="", transport="websocket", heartbeat=30.0):
+    def __init__(
+        self,
+        agent,
+        *,
+        instance_uid,
+        token,
+        candidate_token="",
+        ws_url="",
+        http_url="",
+        transport="websocket",
+        heartbeat=30.0,
+    ):
         self.agent = agent
         self.uid = bytes(instance_uid)
         self.token = token
+        self.takes_tokens = callable(getattr(agent, "save_tokens", None))
+        self.candidate = candidate_token if self.takes_tokens else ""
+        self.settings_status = SETTINGS_APPLIED
+        self.settings_error = ""
+        self.switching = False  # a candidate was offered on this connection: reconnect after the next send
         self.ws_url = ws_url
         self.http_url = http_url
         self.transport = "http" if transport == "http" else "websocket"
@@ -117,10 +169,14 @@ class OpAMPClient:
 
     # Messages
 
+    @property
+    def capabilities(self) -> int:
+        return self.agent.capabilities | (TOKEN_CAPABILITIES if self.takes_tokens else 0)
+
     def build(self, parts, *, disconnect=False) -> opamp_pb2.AgentToServer:
         self.sequence_num += 1
         message = opamp_pb2.AgentToServer(
-            instance_uid=self.uid, sequence_num=self.sequence_num, capabilities=self.agent.capabilities
+            instance_uid=self.uid, sequence_num=self.sequence_num, capabilities=self.capabilities
         )
         for part in parts:
             value = self._part(part)
@@ -139,7 +195,8 @@ class OpAMPClient:
                 return None
             return opamp_pb2.ConnectionSettingsStatus(
                 last_connection_settings_hash=self.settings_hash,
-                status=opamp_pb2.ConnectionSettingsStatuses_APPLIED,
+                status=self.settings_status,
+                error_message=self.settings_error,
             )
         return getattr(self.agent, part)()
 
@@ -182,6 +239,7 @@ class OpAMPClient:
         logger.error("the server refused a message: %s", error.error_message)
 
     def _adopt_settings(self, offers) -> None:
+        token = ""
         if offers.HasField("opamp"):
             opamp = offers.opamp
             if opamp.destination_endpoint:
@@ -191,9 +249,40 @@ class OpAMPClient:
             if opamp.heartbeat_interval_seconds:
                 self.heartbeat = float(opamp.heartbeat_interval_seconds)
                 logger.info("heartbeat interval set by the server: %ss", opamp.heartbeat_interval_seconds)
-        if offers.hash and bytes(offers.hash) != self.settings_hash:
+            token = offered_token(opamp) if self.takes_tokens else ""
+        new_hash = bytes(offers.hash) != self.settings_hash
+        if token and token not in (self.token, self.candidate):
+            # Saved before anything else: a crash from here on retries it at the next start.
+            self.candidate = token
+            self.agent.save_tokens(self.token, token)
+            logger.info("the server offered a new OpAMP token: saved, reconnecting with it")
+            self.settings_status, self.settings_error = SETTINGS_APPLYING, ""
+            self.switching = True
+        elif new_hash:
+            self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
+        if offers.hash and new_hash:
             self.settings_hash = bytes(offers.hash)
+        if new_hash or self.switching:
             self.report("connection_settings_status")
+
+    def _connected_with(self, token) -> None:
+        """The server accepted `token`: a candidate becomes the token (saved), APPLIED is reported."""
+        if token != self.candidate:
+            return
+        self.token, self.candidate, self.switching = token, "", False
+        self.agent.save_tokens(token, "")
+        logger.info("connected with the new OpAMP token; the old one is forgotten")
+        self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
+        self.report("connection_settings_status")
+
+    def _candidate_refused(self, status) -> None:
+        """The server refused the candidate: back to the old token; FAILED is reported on the next connection."""
+        logger.error("the offered OpAMP token was refused (HTTP %s); going back to the previous token", status)
+        self.candidate = ""
+        self.agent.save_tokens(self.token, "")
+        self.settings_status = SETTINGS_FAILED
+        self.settings_error = f"the server refused the offered token (HTTP {status})"
+        self.report("connection_settings_status")
 
     def _spawn(self, coroutine):
         task = asyncio.ensure_future(coroutine)
@@ -216,6 +305,8 @@ class OpAMPClient:
                     await self._http_session()
                 else:
                     await self._ws_session()
+            except SwitchToken:
+                delay = 0.0
             except Refused as error:
                 delay = self.backoff.next_delay()
                 logger.error("OpAMP token refused (%s); re-enroll with --re-enroll. Retrying in %.0fs", error, delay)
@@ -231,6 +322,7 @@ class OpAMPClient:
                 )
             finally:
                 self.connected = False
+                self.switching = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay)
 
@@ -246,13 +338,19 @@ class OpAMPClient:
     # WebSocket
 
     async def _ws_session(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
+        token = self.candidate or self.token
+        headers = {"Authorization": f"Bearer {token}"}
         try:
             ws = await connect(self.ws_url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES, open_timeout=15)
         except websockets.InvalidStatus as error:
-            raise _status_error(error.response.status_code, error.response.headers.get("Retry-After")) from None
+            status = error.response.status_code
+            if token == self.candidate and status in TOKEN_REFUSED:
+                self._candidate_refused(status)
+                raise SwitchToken() from None
+            raise _status_error(status, error.response.headers.get("Retry-After")) from None
         logger.info("OpAMP connected over WebSocket to %s", self.ws_url)
         self.connected = True
+        self._connected_with(token)
         self.dirty.add("agent_description")  # the first message of a connection is a status report
         receiver = asyncio.ensure_future(self._ws_receive(ws))
         try:
@@ -270,8 +368,11 @@ class OpAMPClient:
                 logger.info("sent AgentDisconnect")
                 return
             if self.dirty or time.monotonic() - last_sent >= self.heartbeat:
+                switching = self.switching
                 await ws.send(framing.encode(self.next_message(), MAX_MESSAGE_BYTES))
                 last_sent = time.monotonic()
+                if switching:  # APPLYING is sent: now reconnect with the candidate
+                    raise SwitchToken()
             waiter = asyncio.ensure_future(self.wake.wait())
             timeout = max(0.0, last_sent + self.heartbeat - time.monotonic())
             await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -293,9 +394,19 @@ class OpAMPClient:
         self.dirty.add("agent_description")
         while True:
             disconnect = self.stopping.is_set()
+            # Every request is a connection of its own: a candidate is simply used from the next one on.
+            self.switching = False
             message = self.next_message(disconnect=disconnect)
-            reply = await asyncio.to_thread(self._post, message)
+            token = self.candidate or self.token
+            try:
+                reply = await asyncio.to_thread(self._post, message, token)
+            except Refused:
+                if token != self.candidate:
+                    raise
+                self._candidate_refused(401)
+                raise SwitchToken() from None
             self.connected = True
+            self._connected_with(token)
             if disconnect:
                 logger.info("sent AgentDisconnect")
                 return
@@ -305,15 +416,15 @@ class OpAMPClient:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.heartbeat)
 
-    def _post(self, message):
-        """POST one AgentToServer; the ServerToAgent (None when the server refused the body, 413)."""
+    def _post(self, message, token):
+        """POST one AgentToServer with `token`; the ServerToAgent (None when the server refused the body, 413)."""
         request = urllib.request.Request(  # noqa: S310  (the endpoint is the portal's, from enrollment)
             self.http_url,
             data=message.SerializeToString(),
             method="POST",
             headers={
                 "Content-Type": "application/x-protobuf",
-                "Authorization": f"Bearer {self.token}",
+                "Authorization": f"Bearer {token}",
                 "OpAMP-Instance-UID": uid_text(self.uid),
                 "Accept-Encoding": "gzip",
             },

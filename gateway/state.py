@@ -1,14 +1,16 @@
 """What the supervisor keeps between runs, in its state directory.
 
     <state_dir>/                  mode 0700
-      identity.json               0600  instance_uid, gateway id, OpAMP token, endpoints (enrollment)
+      identity.json               0600  instance_uid, gateway id, OpAMP token (and a new one being
+                                        switched to: token rotation), endpoints (enrollment)
       remote_config.json          0600  last remote config received: hash, status, error, YAML
       collector/config.yaml       0600  the configuration the collector runs (the effective config)
       collector/last-good.yaml    0600  the last configuration that ran healthy (rollback target)
       collector/candidate.yaml    0600  a configuration being validated (short-lived)
 
-Every file is written atomically (temporary file in the same directory, fsync, rename), so a
-crash or power cut leaves either the old or the new content, never half of it, and is
+Every file is written atomically (temporary file in the same directory, fsync, rename, fsync of
+the directory), so a crash or power cut leaves either the old or the new content, never half of
+it, and the rename itself survives a power cut (a rotated token must not be lost). Each file is
 created with mode 0600 from the start (the token is a secret; configs may hold secrets too).
 """
 
@@ -49,6 +51,16 @@ def write_private(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (POSIX: the directory entry is data of the directory)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_instance_uid(now_ms: int | None = None) -> bytes:
@@ -70,6 +82,9 @@ class Identity:
     organization: str = ""
     opamp_token: str = ""
     opamp_token_expires_at: str = ""
+    # A token the portal offered over OpAMP, saved before the supervisor reconnects with it; it
+    # replaces opamp_token once the portal accepted it (gateway/opamp_client.py, token rotation).
+    opamp_token_candidate: str = ""
     opamp_ws_url: str = ""
     opamp_http_url: str = ""
     portal_url: str = ""

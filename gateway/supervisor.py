@@ -141,6 +141,7 @@ class Supervisor:
             self,
             instance_uid=identity.uid_bytes,
             token=identity.opamp_token,
+            candidate_token=identity.opamp_token_candidate,
             ws_url=ws_url,
             http_url=http_url,
             transport=settings.transport,
@@ -220,6 +221,11 @@ class Supervisor:
 
     def on_new_instance_uid(self, uid: bytes):
         self.identity.instance_uid = uid.hex()
+        self.state.save_identity(self.identity)
+
+    def save_tokens(self, token: str, candidate: str):
+        """Token rotation (OpAMPClient): persist the OpAMP token and the one being switched to, atomically."""
+        self.identity.opamp_token, self.identity.opamp_token_candidate = token, candidate
         self.state.save_identity(self.identity)
 
     async def on_remote_config(self, remote_config):

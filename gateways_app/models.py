@@ -105,6 +105,24 @@ class Gateway(OrgOwnedModel):
     remote_config_hash = models.CharField(max_length=64, blank=True)
     remote_config_error = models.TextField(blank=True)
     available_components = models.JSONField(default=dict, blank=True)
+    # Connection settings (token rotation, docs/opamp.md): the token offered to the agent in
+    # ConnectionSettingsOffers.opamp until it connects with it, and what the agent reported.
+    offered_opamp_token = models.ForeignKey(
+        "OpAMPToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="New OpAMP token offered to the agent over OpAMP; cleared once the agent connects with it.",
+    )
+    opamp_token_rotated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the agent last connected with a token offered to it."
+    )
+    connection_settings_status = models.CharField(
+        max_length=10, choices=RemoteConfigStatus.choices, default=RemoteConfigStatus.UNSET
+    )
+    connection_settings_hash = models.CharField(max_length=64, blank=True)
+    connection_settings_error = models.TextField(blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="gateways")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -162,6 +180,10 @@ REPORTED_FIELDS = [
     "remote_config_hash",
     "remote_config_error",
     "available_components",
+    "connection_settings_status",
+    "connection_settings_hash",
+    "connection_settings_error",
+    "opamp_token_rotated_at",
     "desired_config_hash",
     "created_at",
     "updated_at",
@@ -241,6 +263,9 @@ class OpAMPToken(models.Model):
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer token was offered to the gateway (rotation): this one keeps working until
+    # then, or until the gateway connects with the new one (it is then revoked).
+    grace_until = models.DateTimeField(null=True, blank=True)
 
     objects = child_queryset("gateway__organization").as_manager()
 
@@ -257,4 +282,5 @@ class OpAMPToken(models.Model):
 
     def is_live(self, now=None):
         now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now
+        in_grace = self.grace_until is None or self.grace_until > now
+        return self.revoked_at is None and self.expires_at > now and in_grace

@@ -136,8 +136,13 @@ def new_opamp_token(gateway, now):
 
 
 def revoke_live_opamp_tokens(gateway, now):
-    """Revoke the gateway's live OpAMP tokens, with no audit entry: the caller records its own."""
+    """Revoke the gateway's live OpAMP tokens, with no audit entry: the caller records its own.
+
+    A token being offered to the gateway (rotation.py) is one of them: the offer is withdrawn.
+    """
     count = OpAMPToken.objects.filter(gateway=gateway, revoked_at__isnull=True).update(revoked_at=now)
+    Gateway.objects.filter(pk=gateway.pk, offered_opamp_token__isnull=False).update(offered_opamp_token=None)
+    gateway.offered_opamp_token = None
     if count:
         # Lets the OpAMP server close the gateway's open connections once the revocation is committed.
         gateway_id = gateway.pk
@@ -173,17 +178,6 @@ def revoke_opamp_token(row, user, now=None):
             row.gateway.organization, "gateway.token_revoked", row.gateway, user=user, changes={"token": str(row.pk)}
         )
     return row
-
-
-@transaction.atomic
-def reissue_opamp_token(gateway, user, now=None):
-    """Revoke the gateway's OpAMP tokens and issue a new one; returns (OpAMPToken, jwt)."""
-    now = now or timezone.now()
-    revoked = revoke_live_opamp_tokens(gateway, now)
-    row, raw = new_opamp_token(gateway, now)
-    changes = {"revoked": revoked, "token": str(row.pk)}
-    audit.record(gateway.organization, "gateway.token_reissued", gateway, user=user, changes=changes)
-    return row, raw
 
 
 @transaction.atomic

@@ -11,6 +11,8 @@ Each is sent after the transaction that made the change commits.
   new desired config; the OpAMP server pushes it to their open connections.
 - `restart_requested(sender=Gateway, gateway_id=UUID)`: an operator asked for the gateway's
   collector to restart; the OpAMP server sends the Restart command to its connected agent.
+- `opamp_token_offered(sender=Gateway, gateway_id=UUID)`: the gateway has a new OpAMP token to take
+  over OpAMP (rotation.py); the OpAMP server offers it on the gateway's open connections.
 """
 
 from django.dispatch import Signal
@@ -18,3 +20,4 @@ from django.dispatch import Signal
 opamp_tokens_revoked = Signal()
 desired_config_changed = Signal()
 restart_requested = Signal()
+opamp_token_offered = Signal()

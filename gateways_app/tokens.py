@@ -11,7 +11,8 @@ Claim layout (every claim is required on verification):
     exp  expiry (integer seconds since the epoch), equal to the row's `expires_at`
 
 A signature alone is never enough: after the JWT checks, the row named by `jti` must
-exist, match `sub` and `org`, and be neither revoked nor expired. Tokens are secrets:
+exist, match `sub` and `org`, and be neither revoked nor expired (nor, for an OpAMP token replaced
+by a newer one, past its grace period). Tokens are secrets:
 nothing here logs them or puts them in an error message.
 """
 
@@ -143,8 +144,27 @@ def verify_opamp_token(raw, now=None):
     """
     now = now or timezone.now()
     claims = decode(raw, AUD_OPAMP, now)
-    # The organization's settings come along (heartbeat interval): the OpAMP server needs nothing else.
-    rows = OpAMPToken.objects.select_related("gateway__organization__settings")
+    # The organization's settings (heartbeat interval) and the token being offered to the gateway
+    # (rotation) come along: the OpAMP server needs nothing else.
+    rows = OpAMPToken.objects.select_related("gateway__organization__settings", "gateway__offered_opamp_token")
     row = rows.filter(jti=claims["jti"]).first()
     _check_row(row, claims, now, owner_id=row.gateway_id if row else None)
+    if row.grace_until is not None and row.grace_until <= now:
+        raise TokenError("token replaced by a newer one")
     return row
+
+
+def opamp_jwt(row, gateway):
+    """The JWT of `gateway`'s OpAMPToken row, signed again from the row: the same text as when it was issued.
+
+    HS256 over the same claims gives the same signature, so a token being offered to a gateway
+    (rotation, resent on every reconnection until used) is never stored, only its row.
+    """
+    return encode(
+        audience=AUD_OPAMP,
+        subject=gateway.pk,
+        org_id=gateway.organization_id,
+        jti=row.jti,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+    )

@@ -5,6 +5,8 @@ Thin views over GatewayFilterSet, GatewayForm, RegistrationTokenForm and gateway
 effective config, components) is shown as stored on the Gateway row.
 """
 
+import shlex
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -19,7 +21,7 @@ from django.views.generic import FormView, TemplateView
 from core_app import audit
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
-from gateways_app import config_compare, gateway_commands, services
+from gateways_app import config_compare, gateway_commands, rotation, services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import (
@@ -147,6 +149,8 @@ class GatewayDetailView(GatewayPageMixin, TemplateView):
             **error_context(gateway),
             components=(gateway.available_components or {}).get("components") or {},
             can_restart=can_restart(gateway.capabilities) and gateway.status != GatewayStatus.OFFLINE,
+            can_rotate=rotation.can_rotate(gateway),
+            grace_until=rotation.grace_end(gateway) if gateway.offered_opamp_token_id else None,
             recent_targets=gateway.deployment_targets.select_related("deployment__template_version__template").order_by(
                 "-deployment__created_at"
             )[:5],
@@ -201,11 +205,46 @@ class GatewayTokenView(GatewayPageMixin, View):
             count = services.revoke_opamp_tokens(gateway, request.user)
             messages.success(request, f"{count} OpAMP token(s) revoked: {gateway.name} is cut off until re-enrolled.")
             return redirect("gateways:detail", pk=gateway.pk)
-        row, raw = services.reissue_opamp_token(gateway, request.user)
-        context = {"gateway": gateway, "token": row, "raw": raw}
+        row, raw, rotated = rotation.reissue(gateway, request.user)
+        context = {"gateway": gateway, "token": row, "raw": raw, "rotated": rotated}
+        if rotated:
+            context["grace_until"] = rotation.grace_end(gateway)
+        else:
+            context.update(re_enroll_context(request, gateway))
         response = render(request, "gateways_app/token_issued.html", context)
         add_never_cache_headers(response)  # the token is shown once: no cache may keep it
         return response
+
+
+def re_enroll_command(portal_url, raw_token, gateway):
+    """The token page's run command with --re-enroll and the gateway's name (and mode): it takes this gateway over."""
+    command = gateway_commands.run_command(portal_url, raw_token, re_enroll=True)
+    command += f" --name {shlex.quote(gateway.name)}"
+    if gateway.mode == GatewayMode.EXTENSION:
+        command += " --mode extension"
+    return command
+
+
+def re_enroll_context(request, gateway):
+    """A one-use registration token that allows re-enrollment, and the commands that use it (shown once).
+
+    For a gateway whose agent cannot take a new token over OpAMP: re-issuing cut it off, and
+    re-enrolling is how it gets a token again (docs/gateway.md).
+    """
+    registration, raw = services.create_registration_token(
+        gateway.organization,
+        name=f"re-enroll {gateway.name}"[:100],
+        created_by=request.user,
+        max_uses=1,
+        allow_re_enroll=True,
+    )
+    portal_url = settings.FLOWGATE_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")
+    return {
+        "registration": registration,
+        "install": gateway_commands.install_command(),
+        "command": re_enroll_command(portal_url, raw, gateway),
+        "re_enroll": True,
+    }
 
 
 class GatewayRestartView(GatewayPageMixin, View):

@@ -233,6 +233,16 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             if reply is not None:
                 await self.send_message(reply)
 
+    async def token_offered(self):
+        """The gateway has a new OpAMP token to take (push.notify_token_offered, via the registry): offer it."""
+        load = database_sync_to_async(services.load_offered_headers, thread_sensitive=False)
+        headers = await load(self.agent.gateway.pk, self.agent.token_id)
+        async with self.lock:
+            self.state.opamp_headers = headers
+            reply, self.session = protocol.push(self.state, self.session)
+            if reply is not None:
+                await self.send_message(reply)
+
     async def restart(self):
         """Send the Restart command if the agent accepts it (push.request_restart, via the registry)."""
         if self.state.instance_uid and messages.can_restart(self.state.capabilities):

@@ -44,12 +44,13 @@ CLOSE_TOKEN_REFUSED = 1008
 # The channel-layer group every server process listens on (one channel per process).
 SERVERS_GROUP = "opamp.servers"
 # Message types on SERVERS_GROUP (push.py): a desired config for some gateways, or an event
-# about some gateways (`event`: TOKENS_REVOKED or RESTART).
+# about some gateways (`event`: TOKENS_REVOKED, TOKEN_OFFERED or RESTART).
 CONFIGS_CHANGED = "opamp.configs_changed"
 GATEWAY_EVENT = "opamp.gateway_event"
 # An organization's settings changed (`organization_id`, `heartbeat_interval_seconds`).
 SETTINGS_CHANGED = "opamp.settings_changed"
 TOKENS_REVOKED = "tokens_revoked"
+TOKEN_OFFERED = "token_offered"
 RESTART = "restart"
 # Connections handed an event per turn of the event loop (Registry._each).
 FANOUT_SLICE = 1000
@@ -213,6 +214,8 @@ class Registry:
             await self._each(targets, lambda consumer: consumer.config_changed(config, digest))
         elif kind == GATEWAY_EVENT and event.get("event") == TOKENS_REVOKED:
             await self.close_refused(targets)
+        elif kind == GATEWAY_EVENT and event.get("event") == TOKEN_OFFERED:
+            await self._each(targets, lambda consumer: consumer.token_offered())
         elif kind == GATEWAY_EVENT and event.get("event") == RESTART:
             await self._each(targets, lambda consumer: consumer.restart())
         else:

@@ -21,6 +21,8 @@ channel per connection costs each connection a pending Redis read (docs/benchmar
   close if theirs no longer works.
 - `request_restart(gateway_id)`: the gateway's connected agents that accept it get the
   Restart command.
+- `notify_token_offered(gateway_id)`: the gateway has a new OpAMP token to take (rotation); its
+  connections read the offer (one query each) and send it in ConnectionSettingsOffers.
 - `notify_settings_changed(organization_id, heartbeat_interval_seconds)`: the organization's
   connected agents are offered the interval (sent after every save of its settings).
 """
@@ -33,7 +35,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from gateways_app.models import Gateway
-from opamp_app.presence import CONFIGS_CHANGED, GATEWAY_EVENT, RESTART, SERVERS_GROUP, SETTINGS_CHANGED, TOKENS_REVOKED
+from opamp_app.presence import (
+    CONFIGS_CHANGED,
+    GATEWAY_EVENT,
+    RESTART,
+    SERVERS_GROUP,
+    SETTINGS_CHANGED,
+    TOKEN_OFFERED,
+    TOKENS_REVOKED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +77,11 @@ def notify_config_changed(gateway_ids) -> int:
 def notify_tokens_revoked(gateway_id) -> None:
     """Make the gateway's open connections re-check their token (and close if it was revoked)."""
     _send(_per_gateways({"type": GATEWAY_EVENT, "event": TOKENS_REVOKED}, [gateway_id]))
+
+
+def notify_token_offered(gateway_id) -> None:
+    """Make the gateway's open connections offer it the new OpAMP token (gateways_app.rotation)."""
+    _send(_per_gateways({"type": GATEWAY_EVENT, "event": TOKEN_OFFERED}, [gateway_id]))
 
 
 def request_restart(gateway_id) -> None:
@@ -108,6 +123,15 @@ def on_tokens_revoked(sender, gateway_id, **kwargs):
     except Exception:
         # The revocation is committed already; the periodic token check closes the connection anyway.
         logger.exception("could not notify the connections of gateway %s of revoked tokens", gateway_id)
+
+
+def on_token_offered(sender, gateway_id, **kwargs):
+    """Receiver of gateways_app.signals.opamp_token_offered (connected in OpampConfig.ready)."""
+    try:
+        notify_token_offered(gateway_id)
+    except Exception:
+        # The rotation is committed already; the agent is offered the token when it reconnects.
+        logger.exception("could not offer a new OpAMP token to the connections of gateway %s", gateway_id)
 
 
 def on_desired_config_changed(sender, gateway_ids, **kwargs):

@@ -24,9 +24,9 @@ from django.utils import timezone
 from core_app import audit
 from core_app.models import OrgSettings
 from core_app.services import get_org_settings
-from gateways_app import tokens
+from gateways_app import rotation, tokens
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
-from opamp_core import convert, protocol
+from opamp_core import convert, offers, protocol
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Agent:
     token_id: uuid.UUID
     token_expires_at: datetime
     heartbeat_interval_seconds: int
+    opamp_headers: tuple = ()  # offered in ConnectionSettingsOffers.opamp: a new token (rotation)
 
 
 def extract_token(authorization: str, query_token: str) -> str:
@@ -59,12 +60,35 @@ def extract_token(authorization: str, query_token: str) -> str:
 def authenticate(raw_token, now=None) -> Agent:
     """The Agent an OpAMP token stands for; gateways_app.tokens.TokenError when refused.
 
-    One query (the token with its gateway, organization and settings). Missing, malformed,
-    expired, revoked and wrong-audience tokens (a registration token) are all refused.
+    One query (the token with its gateway, organization, settings and the token offered to the
+    gateway). Missing, malformed, expired, revoked, replaced-and-past-grace and wrong-audience
+    tokens (a registration token) are all refused. The first connection with a token offered to
+    the gateway completes its rotation (gateways_app.rotation.complete: a few writes, once);
+    a connection with another token is offered it (opamp_headers).
     """
     row = tokens.verify_opamp_token(raw_token, now)
     gateway = row.gateway
-    return Agent(gateway, row.pk, row.expires_at, _heartbeat_interval(gateway.organization))
+    if gateway.offered_opamp_token_id == row.pk:
+        rotation.complete(gateway, row, now)
+    interval = _heartbeat_interval(gateway.organization)
+    return Agent(gateway, row.pk, row.expires_at, interval, offered_headers(gateway, row.pk))
+
+
+def offered_headers(gateway: Gateway, token_id) -> tuple:
+    """The OpAMP headers to offer a connection of `gateway` authenticated with `token_id`: () when none.
+
+    The token offered to the gateway (its row loaded with the gateway), unless it is the one in use.
+    """
+    offered = gateway.offered_opamp_token
+    if offered is None or offered.pk == token_id:
+        return ()
+    return offers.bearer_headers(tokens.opamp_jwt(offered, gateway))
+
+
+def load_offered_headers(gateway_id, token_id) -> tuple:
+    """offered_headers() after the gateway's offer changed (push: a token was just offered). One query."""
+    gateway = Gateway.objects.select_related("offered_opamp_token").filter(pk=gateway_id).first()
+    return () if gateway is None else offered_headers(gateway, token_id)
 
 
 def _heartbeat_interval(org) -> int:
@@ -89,7 +113,7 @@ def report_limits() -> convert.Limits:
 def load_state(agent: Agent) -> protocol.GatewayState:
     """The protocol's view of the agent's gateway (no query: the row came with the token)."""
     return protocol.GatewayState.from_gateway(
-        agent.gateway, heartbeat_interval_seconds=agent.heartbeat_interval_seconds
+        agent.gateway, heartbeat_interval_seconds=agent.heartbeat_interval_seconds, opamp_headers=agent.opamp_headers
     )
 
 
@@ -259,7 +283,8 @@ IDS_PER_STATEMENT = 1000
 
 
 def live_token_ids(token_ids, now=None) -> set:
-    """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired).
+    """The ids among `token_ids` of tokens that still work (exist, not revoked, not expired, not
+    replaced by a newer token and past their grace period).
 
     One query per IDS_PER_STATEMENT ids, each an array parameter (`__any`, core_app/lookups.py):
     this runs for every open WebSocket of a process every few seconds.
@@ -267,7 +292,9 @@ def live_token_ids(token_ids, now=None) -> set:
     now = now or timezone.now()
     live = set()
     for chunk in _chunks(list(token_ids), IDS_PER_STATEMENT):
-        rows = OpAMPToken.objects.filter(pk__any=chunk, revoked_at__isnull=True, expires_at__gt=now)
+        rows = OpAMPToken.objects.filter(pk__any=chunk, revoked_at__isnull=True, expires_at__gt=now).filter(
+            Q(grace_until__isnull=True) | Q(grace_until__gt=now)
+        )
         live.update(rows.values_list("pk", flat=True))
     return live
 

@@ -21,14 +21,13 @@ Two kinds of state are kept apart on purpose:
   (WebSocket) or in the cache keyed by gateway (HTTP) — never in the database.
 """
 
-import functools
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from opamp_core import convert, health_errors
+from opamp_core import convert, health_errors, offers
 from opamp_core.messages import bad_request, base_reply
 from opamp_core.proto import opamp_pb2
 
@@ -69,6 +68,9 @@ STORED_FIELDS = (
     "available_components",
     "desired_config",
     "desired_config_hash",
+    "connection_settings_status",
+    "connection_settings_hash",
+    "connection_settings_error",
     "health_errors",
 )
 
@@ -79,8 +81,9 @@ class GatewayState:
 
     instance_uid is the 16 raw bytes (a uuid.UUID is accepted and converted), None while the
     gateway has not connected yet. desired_config_hash must be convert.config_hash(desired_config);
-    a config is only ever sent when both are non-empty. heartbeat_interval_seconds is not a
-    column: the caller passes the interval it wants the agent to use (a setting).
+    a config is only ever sent when both are non-empty. heartbeat_interval_seconds and
+    opamp_headers are not columns: the caller passes the interval it wants the agent to use (a
+    setting) and the OpAMP headers to offer it (a new token being rotated in; opamp_core.offers).
     """
 
     instance_uid: bytes | None = None
@@ -101,17 +104,26 @@ class GatewayState:
     desired_config: str = ""
     desired_config_hash: str = ""
     health_errors: list = field(default_factory=list)  # dated errors: opamp_core/health_errors.py
+    connection_settings_status: str = "unset"
+    connection_settings_hash: str = ""
+    connection_settings_error: str = ""
     heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS
+    opamp_headers: tuple = ()
 
     def __post_init__(self):
         if isinstance(self.instance_uid, uuid.UUID):
             self.instance_uid = self.instance_uid.bytes
 
     @classmethod
-    def from_gateway(cls, gateway, *, heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS):
+    def from_gateway(cls, gateway, *, heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS, opamp_headers=()):
         """Copy STORED_FIELDS and instance_uid from any object that has them (a Gateway row)."""
         values = {name: getattr(gateway, name) for name in STORED_FIELDS}
-        return cls(instance_uid=gateway.instance_uid, heartbeat_interval_seconds=heartbeat_interval_seconds, **values)
+        return cls(
+            instance_uid=gateway.instance_uid,
+            heartbeat_interval_seconds=heartbeat_interval_seconds,
+            opamp_headers=tuple(opamp_headers),
+            **values,
+        )
 
 
 @dataclass
@@ -269,7 +281,13 @@ def _identity_changes(uid: bytes, requested: bool, state: GatewayState, reply) -
 
 # The character columns of the Gateway row that hold reported text (gateways_app.models; a
 # test checks that they agree). Longer values are cut to fit, with convert.TRUNCATED at the end.
-COLUMN_CHARS = {"hostname": 255, "agent_type": 100, "agent_version": 100, "remote_config_hash": 64}
+COLUMN_CHARS = {
+    "hostname": 255,
+    "agent_type": 100,
+    "agent_version": 100,
+    "remote_config_hash": 64,
+    "connection_settings_hash": 64,
+}
 
 
 def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState, limits: convert.Limits) -> dict:
@@ -301,6 +319,12 @@ def _reported_fields(message: opamp_pb2.AgentToServer, state: GatewayState, limi
         values["remote_config_error"] = convert.text(status.error_message)
     if message.HasField("available_components"):
         values["available_components"] = _merge_components(message.available_components, state.available_components)
+    if message.HasField("connection_settings_status"):
+        status = message.connection_settings_status
+        values["connection_settings_status"] = offers.STATUS_NAMES.get(status.status, "unset")
+        reported_hash = status.last_connection_settings_hash.hex()
+        values["connection_settings_hash"] = convert.clip(reported_hash, COLUMN_CHARS["connection_settings_hash"])
+        values["connection_settings_error"] = convert.text(status.error_message)
     return values
 
 
@@ -423,28 +447,25 @@ def _put_remote_config(reply, current: GatewayState, session: Session) -> None:
     session.config_sent_against = current.remote_config_hash
 
 
-@functools.lru_cache(maxsize=64)
-def settings_hash(heartbeat_interval_seconds: int) -> bytes:
-    """ConnectionSettingsOffers.hash of our offer (only the heartbeat interval so far)."""
-    return bytes.fromhex(
-        convert.stable_json_hash({"opamp": {"heartbeat_interval_seconds": heartbeat_interval_seconds}})
-    )
+def settings_hash(heartbeat_interval_seconds: int, opamp_headers=()) -> bytes:
+    """ConnectionSettingsOffers.hash of the offer to an agent that takes every part of it."""
+    return offers.offer(offers.OFFER_BITS, heartbeat_interval_seconds, opamp_headers)[0]
 
 
 def _put_settings_offer(reply, current: GatewayState, session: Session) -> None:
-    """Offer the heartbeat interval to agents with ReportsHeartbeat, once per value per connection.
+    """Offer the connection settings (opamp_core.offers) when the agent holds another offer.
 
-    The offer carries heartbeat_interval_seconds only: no destination_endpoint, headers or
-    certificate, meaning "keep connecting as you do" (see docs/opamp.md for why).
+    What the agent holds is what it reported (ConnectionSettingsStatus) or what this connection
+    offered it last: an offer is sent once per connection and content, and again on every new
+    connection until the agent reports its hash (a token being rotated in reaches an agent that
+    lost the offer with its connection). The offer carries no destination_endpoint, meaning
+    "keep connecting where you do" (see docs/opamp.md for why).
     """
-    if not (current.capabilities & REPORTS_HEARTBEAT):
+    made = offers.offer(current.capabilities, current.heartbeat_interval_seconds, current.opamp_headers)
+    if made is None or session.settings_hash == made[0]:
         return
-    offer_hash = settings_hash(current.heartbeat_interval_seconds)
-    if session.settings_hash == offer_hash:
-        return
-    reply.connection_settings.hash = offer_hash
-    reply.connection_settings.opamp.heartbeat_interval_seconds = current.heartbeat_interval_seconds
-    session.settings_hash = offer_hash
+    offers.fill(reply.connection_settings, *made)
+    session.settings_hash = made[0]
 
 
 def push(state: GatewayState, session: Session) -> tuple[opamp_pb2.ServerToAgent | None, Session]:

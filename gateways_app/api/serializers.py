@@ -163,6 +163,12 @@ class OpAMPTokenIssuedSerializer(serializers.Serializer):
     token_id = serializers.UUIDField(source="id")
     opamp_token = serializers.CharField(help_text="The OpAMP JWT. It is not shown again.")
     opamp_token_expires_at = serializers.DateTimeField(source="expires_at")
+    rotated = serializers.BooleanField(
+        help_text="True: the gateway's agent is offered this token over OpAMP and switches to it by itself; its "
+        "old token works until it has or the grace period ends (old_token_valid_until). False: the old tokens are "
+        "revoked; give the agent this token or re-enroll it."
+    )
+    old_token_valid_until = serializers.DateTimeField(allow_null=True)
 
 
 class DetailSerializer(serializers.Serializer):

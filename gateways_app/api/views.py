@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from core_app.api.mixins import AuditedMixin, OrgScopedMixin
 from core_app.roles import Role
-from gateways_app import services
+from gateways_app import rotation, services
 from gateways_app.api.serializers import (
     DetailSerializer,
     GatewayListSerializer,
@@ -71,9 +71,16 @@ class GatewayViewSet(
     @extend_schema(request=None, responses=OpAMPTokenIssuedSerializer)
     @action(detail=True, methods=["post"], url_path="reissue-token")
     def reissue_token(self, request, pk=None):
-        """Revoke the gateway's OpAMP tokens and issue a new one, shown in this answer only."""
-        row, raw = services.reissue_opamp_token(self.get_object(), request.user)
-        row.opamp_token = raw
+        """Issue a new OpAMP token, shown in this answer only.
+
+        A gateway whose agent accepts OpAMP connection settings is offered it over OpAMP and keeps
+        its old token until it uses the new one (or the grace period ends); any other gateway's old
+        tokens are revoked at once.
+        """
+        gateway = self.get_object()
+        row, raw, rotated = rotation.reissue(gateway, request.user)
+        row.opamp_token, row.rotated = raw, rotated
+        row.old_token_valid_until = rotation.grace_end(gateway) if rotated else None
         return _secret(Response(OpAMPTokenIssuedSerializer(row).data))
 
     @extend_schema(

@@ -31,6 +31,8 @@ def test_owner_changes_settings_in_admin(alice, org):
         "opamp_token_lifetime_days": 30,
         "registration_token_lifetime_hours": 2,
         "heartbeat_interval_seconds": 10,
+        "opamp_token_grace_minutes": 60,
+        "opamp_token_rotate_days": 7,
         "default_strategy": "canary",
         "default_batch_percent": 20,
         "default_canary_percent": 5,

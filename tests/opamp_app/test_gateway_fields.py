@@ -25,6 +25,9 @@ def test_every_change_names_a_gateway_field():
         effective_config=effective_config(),
         remote_config_status=remote_status("ab" * 32, opamp_pb2.RemoteConfigStatuses_FAILED, "x"),
         available_components=opamp_pb2.AvailableComponents(hash=b"\x01"),
+        connection_settings_status=opamp_pb2.ConnectionSettingsStatus(
+            last_connection_settings_hash=b"\x02", status=opamp_pb2.ConnectionSettingsStatuses_FAILED, error_message="y"
+        ),
     )
     changes = Server(protocol.GatewayState()).receive(message).changes
     # Everything the agent can report, plus the uid it brought; desired_* belong to deployments.

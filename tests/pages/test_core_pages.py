@@ -89,6 +89,8 @@ def test_saving_settings_is_audited(alice_browser, org):
         "opamp_token_lifetime_days": 90,
         "registration_token_lifetime_hours": 24,
         "heartbeat_interval_seconds": 15,
+        "opamp_token_grace_minutes": 60,
+        "opamp_token_rotate_days": 30,
         "default_strategy": "canary",
         "default_batch_percent": 25,
         "default_canary_percent": 10,
