@@ -427,6 +427,9 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # OPAMP_LOG_LEVEL=DEBUG: OpAMP timings (a config handed out, a batch of status writes).
         "opamp_app": {"level": env_str("OPAMP_LOG_LEVEL", env_str("LOG_LEVEL", "INFO"))},
+        # Eager (`make run`): the embedded beat runs its tasks every second and Celery logs each "succeeded" at
+        # INFO, which buried the printed credentials and the banner; failures are still logged (ERROR).
+        "celery.app.trace": {"level": "WARNING" if CELERY_TASK_ALWAYS_EAGER else env_str("LOG_LEVEL", "INFO")},
     },
 }
 
