@@ -14,6 +14,7 @@ it, and the rename itself survives a power cut (a rotated token must not be lost
 created with mode 0600 from the start (the token is a secret; configs may hold secrets too).
 """
 
+import base64
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 IDENTITY_FILE = "identity.json"
@@ -147,6 +149,19 @@ class StateDir:
             return json.loads((self.path / name).read_text())
         except FileNotFoundError:
             return None
+
+
+def token_expiry(token: str) -> str:
+    """The `exp` claim of a JWT as an ISO time (for identity.json, informational), '' if unreadable.
+
+    Not a verification: the portal checks the token; this only reads when it ends.
+    """
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.fromtimestamp(int(claims["exp"]), UTC).isoformat()
+    except (IndexError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def uid_text(uid: bytes) -> str:

@@ -18,7 +18,7 @@ from gateway.configs import ConfigError, ConfigManager
 from gateway.heartbeat import HeartbeatService
 from gateway.local_opamp import LocalOpAMPServer, with_opamp_extension
 from gateway.opamp_client import OpAMPClient
-from gateway.state import RemoteConfigState, StateDir, uid_text
+from gateway.state import RemoteConfigState, StateDir, token_expiry, uid_text
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +225,8 @@ class Supervisor:
 
     def save_tokens(self, token: str, candidate: str):
         """Token rotation (OpAMPClient): persist the OpAMP token and the one being switched to, atomically."""
+        if token != self.identity.opamp_token:
+            self.identity.opamp_token_expires_at = token_expiry(token)
         self.identity.opamp_token, self.identity.opamp_token_candidate = token, candidate
         self.state.save_identity(self.identity)
 

@@ -23,7 +23,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core_app import audit
@@ -55,20 +55,28 @@ def grace_end(gateway):
 def rotate(gateway, *, user=None, reason="reissued", now=None):
     """Offer the gateway a new OpAMP token; its live tokens work until the grace period ends.
 
-    Returns (OpAMPToken, jwt). `reason` ("reissued", "scheduled") goes to the audit entry.
+    Returns (OpAMPToken, jwt). `reason` ("reissued", "scheduled") goes to the audit entry. A
+    scheduled rotation shortens nothing: the replaced token works until it expires anyway (a
+    gateway offline for longer than the grace period is not cut off by a rotation it never saw).
     """
     now = now or timezone.now()
     locked = Gateway.objects.select_for_update().select_related("organization").get(pk=gateway.pk)
     org = locked.organization
     grace_until = now + timedelta(minutes=get_org_settings(org).opamp_token_grace_minutes)
     # Tokens already in a grace period (an earlier rotation) keep its end.
-    replaced = OpAMPToken.objects.filter(
+    replaced_rows = OpAMPToken.objects.filter(
         gateway=locked, revoked_at__isnull=True, grace_until__isnull=True, expires_at__gt=now
-    ).update(grace_until=grace_until)
+    )
+    if reason == "scheduled":
+        replaced = replaced_rows.update(grace_until=F("expires_at"))
+    else:
+        replaced = replaced_rows.update(grace_until=grace_until)
     row, raw = new_opamp_token(locked, now)
     Gateway.objects.filter(pk=locked.pk).update(offered_opamp_token=row, updated_at=now)
     gateway.offered_opamp_token = row
-    changes = {"token": str(row.pk), "reason": reason, "replaced": replaced, "grace_until": grace_until.isoformat()}
+    changes = {"token": str(row.pk), "reason": reason, "replaced": replaced}
+    if reason != "scheduled":
+        changes["grace_until"] = grace_until.isoformat()
     audit.record(org, "gateway.token_rotation_started", locked, user=user, changes=changes)
     gateway_id = locked.pk
     # robust: the rotation stands if the channel layer is down; the agent is offered the token when it reconnects.

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core_app.api.mixins import StrictFieldsMixin
@@ -26,6 +27,20 @@ class OrgSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "default_canary_percent": {"max_value": 100},
             "default_failure_threshold_percent": {"max_value": 100},
         }
+
+    def validate(self, attrs):
+        """The rules across fields of OrgSettings.clean(), as the settings form and the admin apply them."""
+        attrs = super().validate(attrs)
+        row = OrgSettings()
+        for name in OrgSettings.EDITABLE_FIELDS if self.instance is not None else ():
+            setattr(row, name, getattr(self.instance, name))
+        for name, value in attrs.items():
+            setattr(row, name, value)
+        try:
+            row.clean()
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        return attrs
 
 
 class AuditLogSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ The whole path with the real portal, supervisor and collector: tests/gateway/tes
 """
 
 import asyncio
+import base64
 import json
 
 from gateway.opamp_client import TOKEN_CAPABILITIES, OpAMPClient
@@ -94,9 +95,11 @@ def test_the_supervisor_persists_both_tokens_in_its_state_directory(tmp_path):
     supervisor.identity.opamp_token = "old"
     supervisor.save_tokens("old", "new")
     assert state.load_identity().opamp_token_candidate == "new"
-    supervisor.save_tokens("new", "")
+    new = "e30." + base64.urlsafe_b64encode(b'{"exp": 1893456000}').decode().rstrip("=") + ".sig"
+    supervisor.save_tokens(new, "")
     saved = json.loads((tmp_path / "state" / "identity.json").read_text())
-    assert (saved["opamp_token"], saved["opamp_token_candidate"]) == ("new", "")
+    assert (saved["opamp_token"], saved["opamp_token_candidate"]) == (new, "")
+    assert saved["opamp_token_expires_at"] == "2030-01-01T00:00:00+00:00"
     assert (tmp_path / "state" / "identity.json").stat().st_mode & 0o777 == 0o600
     assert not [path for path in (tmp_path / "state").iterdir() if path.name.startswith(".identity")]
 

@@ -139,6 +139,9 @@ def test_the_scheduled_rotation_offers_a_new_token_to_gateways_whose_token_nears
     assert not Gateway.objects.filter(pk__in=[plain.pk, fresh.pk], offered_opamp_token__isnull=False).exists()
     entry = AuditLog.objects.get(action="gateway.token_rotation_started")
     assert entry.changes["reason"] == "scheduled"
+    # The replaced token is not cut short: it works until it expires, or until the gateway uses the new one.
+    old = OpAMPToken.objects.get(gateway=rotating, grace_until__isnull=False)
+    assert old.grace_until == old.expires_at
 
 
 def test_the_scheduled_rotation_is_on_the_beat_schedule(settings):
@@ -263,3 +266,13 @@ def offered_token(reply) -> str:
     from gateway.opamp_client import offered_token as parse
 
     return parse(reply.connection_settings.opamp)
+
+
+def test_the_settings_page_and_the_api_offer_the_rotation_settings(alice, api_client, org):
+    page = signed_in(alice).get(reverse("core:settings")).content.decode()
+    assert 'name="opamp_token_grace_minutes"' in page and 'name="opamp_token_rotate_days"' in page
+    response = api_client.patch(f"/api/v1/settings/{org.slug}/", {"opamp_token_grace_minutes": 15}, format="json")
+    assert response.status_code == 200 and response.json()["opamp_token_grace_minutes"] == 15
+    response = api_client.patch(f"/api/v1/settings/{org.slug}/", {"opamp_token_rotate_days": 400}, format="json")
+    assert response.status_code == 400
+    assert "less than the OpAMP token lifetime" in str(response.json())
