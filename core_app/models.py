@@ -151,6 +151,20 @@ class OrgSettings(OrgOwnedModel):
         validators=[validate_component_list],
         help_text="Component types allowed beyond those the gateways report.",
     )
+    # Gateway telemetry (telemetry_app, docs/telemetry.md): per-minute rollups are kept this long, then
+    # summed into hourly rollups, which are kept for the second period.
+    telemetry_minute_retention_hours = models.PositiveIntegerField(
+        "keep per-minute telemetry (hours)",
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(14 * 24)],
+        help_text="Older per-minute throughput rows are summed into hourly rows.",
+    )
+    telemetry_hour_retention_days = models.PositiveIntegerField(
+        "keep hourly telemetry (days)",
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(3660)],
+        help_text="Older hourly throughput rows are deleted.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     # What an org admin may change: the settings page's form and the API's serializer.
@@ -167,6 +181,8 @@ class OrgSettings(OrgOwnedModel):
         "default_failure_threshold_percent",
         "default_auto_rollback",
         "extra_allowed_components",
+        "telemetry_minute_retention_hours",
+        "telemetry_hour_retention_days",
     )
 
     class Meta:

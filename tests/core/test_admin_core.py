@@ -40,12 +40,15 @@ def test_owner_changes_settings_in_admin(alice, org):
         "default_failure_threshold_percent": 10,
         "default_auto_rollback": "on",
         "extra_allowed_components": '["kafka"]',
+        "telemetry_minute_retention_hours": 24,
+        "telemetry_hour_retention_days": 30,
     }
     response = login(alice).post(url, data)
     assert response.status_code == 302
     settings_row.refresh_from_db()
     assert settings_row.heartbeat_interval_seconds == 10
     assert settings_row.extra_allowed_components == ["kafka"]
+    assert (settings_row.telemetry_minute_retention_hours, settings_row.telemetry_hour_retention_days) == (24, 30)
 
 
 def test_admin_form_shows_a_field_error_for_bad_components(alice, org):
