@@ -144,7 +144,8 @@ def test_the_add_page_offers_the_rollout_settings(alice, version, fleet):
 def test_the_detail_page_shows_progress_and_targets(alice, org, version, fleet):
     deployment = deploy(org, version, alice)
     response = admin_client(alice).get(f"{LIST_URL}{deployment.pk}/change/")
-    assert b"3 targets: 3 pending, 0 sent, 0 applied, 0 failed, 0 rolled back" in response.content
+    # A rollback does not change target statuses: its counts follow ("; rollback: ...") once there is one.
+    assert b"3 targets: 3 pending, 0 sent, 0 applied, 0 failed<" in response.content
     assert b"eu-2" in response.content
 
 
