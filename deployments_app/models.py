@@ -94,6 +94,17 @@ class Deployment(OrgOwnedModel):
     def is_finished(self):
         return self.status in FINISHED_STATUSES
 
+    @property
+    def rolled_back_after(self):
+        """How the rollout had ended when it was rolled back ("succeeded", "failed", "cancelled"), else "".
+
+        The pages show it beside the status, so a rollback does not hide a success or a failure.
+        """
+        rolled_back = self.status in (DeploymentStatus.ROLLING_BACK, DeploymentStatus.ROLLED_BACK)
+        if not rolled_back or self.outcome in ("", Outcome.ROLLED_BACK):
+            return ""
+        return self.get_outcome_display().lower()
+
     def batch_state(self, number):
         """'not_started', 'in_progress' (sent, gate not passed yet), 'passed' or 'stopped'.
 

@@ -109,3 +109,9 @@ def test_a_manual_rollback_does_not_turn_a_success_into_rolled_back_in_the_chart
     assert (outcomes["succeeded"], outcomes["rolled_back"]) == ((1, 1), (0, 0))
     content = alice_browser.get(reverse("dashboard:index")).content.decode()
     assert "Counted by how each rollout ended; rolled back afterwards: 1 succeeded." in content
+    # The deployment's own pages say it too, beside the status.
+    assert '<span class="muted small" id="rolled-back-after">after the rollout succeeded</span>' in (
+        detail(alice_browser, deployment).content.decode()
+    )
+    listed = alice_browser.get(reverse("deployments:list")).content.decode()
+    assert 'Rolled back</span> <span class="muted small">after it succeeded</span>' in listed
