@@ -134,8 +134,7 @@ class OrgSettings(OrgOwnedModel):
     opamp_token_rotate_days = models.PositiveIntegerField(
         "rotate OpAMP tokens before expiry (days)",
         default=30,
-        help_text="Gateways that accept new tokens over OpAMP get one this many days before theirs expires "
-        "(0: never).",
+        help_text="Gateways that accept new tokens over OpAMP get one this many days before theirs expires (0: never).",
     )
     default_strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.ROLLING)
     default_batch_percent = models.PositiveIntegerField(

@@ -29,8 +29,10 @@ class Migration(migrations.Migration):
             name="opamp_token_rotate_days",
             field=models.PositiveIntegerField(
                 default=30,
-                help_text="Gateways that accept new tokens over OpAMP get one this many days before theirs expires "
-                "(0: never).",
+                help_text=(
+                    "Gateways that accept new tokens over OpAMP get one this many days before theirs expires "
+                    "(0: never)."
+                ),
                 verbose_name="rotate OpAMP tokens before expiry (days)",
             ),
         ),
