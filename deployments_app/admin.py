@@ -13,12 +13,13 @@ from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget
 
 SETTINGS_FIELDS = list(services.PARAM_FIELDS)  # the rollout settings a deployment may override
 ADD_FIELDSETS = [
-    (None, {"fields": ["organization", "template_version", "selector_tags", "selector_gateways"]}),
+    (None, {"fields": ["organization", "template_version", "selector_tags", "selector_gateways", "force"]}),
     ("Rollout", {"fields": SETTINGS_FIELDS, "description": "Leave a setting empty to use the organization's."}),
 ]
 VIEW_FIELDSETS = [
     (None, {"fields": ["organization", "template_version", "selector_tags", "selector_gateways"]}),
     ("Rollout", {"fields": SETTINGS_FIELDS}),
+    ("Target check", {"fields": ["forced", "validated_at", "target_check"]}),
     (
         "State",
         {
@@ -130,7 +131,28 @@ class DeploymentAdmin(OrgScopedAdminMixin, admin.ModelAdmin):
         if obj is not None:
             # Viewing: every field is read-only, the plain model form is enough.
             kwargs["form"] = forms.ModelForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            # Forcing past the target check needs the admin role in the deployment's organization.
+            form = type(form.__name__, (form,), {"actor": request.user})
+        return form
+
+    @admin.display(description="target check")
+    def target_check(self, deployment):
+        """The per-gateway result of the check against the targets (deployments_app.target_check)."""
+        check = deployment.validation or {}
+        if not check:
+            return "Not checked yet."
+        lines = [f"{row['gateway_name']} lacks {', '.join(row['missing'])}" for row in check.get("missing", [])[:50]]
+        lines += check.get("errors", [])
+        if check.get("unreported"):
+            names = ", ".join(check["unreported"][:50])
+            lines.append(f"Never reported components (checked against the catalogue): {names}")
+        deep = check.get("deep_check", {}).get("status", "")
+        if not lines:
+            lines.append("Every target has every component")
+        lines.append(f"Deep check: {deep.replace('_', ' ')}")
+        return "; ".join(lines)
 
     @admin.display(description="targets", ordering="target_count")
     def target_count(self, deployment):

@@ -8,14 +8,29 @@ def queue_tick(sender, deployment_id, **kwargs):
     advance_rollout.delay(str(deployment_id))
 
 
+def queue_validation(sender, deployment_id, **kwargs):
+    """Receiver of signals.validation_requested: a worker validates the new deployment.
+
+    Without a broker (eager Celery) nothing is run here: the web request that created the
+    deployment must not run the checks; the embedded beat's validate-deployments entry does.
+    """
+    from django.conf import settings
+
+    from deployments_app.tasks import validate_deployment
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        validate_deployment.delay(str(deployment_id))
+
+
 class DeploymentsConfig(AppConfig):
     name = "deployments_app"
     verbose_name = "Deployments"
 
     def ready(self):
-        from deployments_app.signals import tick_requested
+        from deployments_app.signals import tick_requested, validation_requested
 
         tick_requested.connect(queue_tick, dispatch_uid="deployments_app.apps.queue_tick")
+        validation_requested.connect(queue_validation, dispatch_uid="deployments_app.apps.queue_validation")
         register_template_usage()
 
 

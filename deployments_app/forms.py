@@ -5,7 +5,7 @@ through `services.create_deployment(**form.deployment_kwargs(), ...)`, never `fo
 """
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from core_app.models import Organization, Strategy
 from core_app.roles import Role
@@ -45,13 +45,22 @@ class DeploymentForm(forms.ModelForm):
         empty_value=None,
         required=False,
     )
+    force = forms.BooleanField(
+        required=False,
+        label="Force past the target check",
+        help_text="Deploy even to gateways that lack components the version uses. Admins and owners only; audited.",
+    )
 
     class Meta:
         model = Deployment
         fields = ["organization", "template_version", "selector_tags", "selector_gateways"]
 
+    # Who submits the form (forcing needs the admin role): the pages pass `user`, the admin sets this.
+    actor = None
+
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.actor = user or self.actor
         if user is not None:
             self.fields["organization"].queryset = Organization.objects.for_user(user, min_role=Role.EDITOR)
             self.fields["template_version"].queryset = TemplateVersion.objects.for_user(user, min_role=Role.EDITOR)
@@ -59,7 +68,7 @@ class DeploymentForm(forms.ModelForm):
             self.fields["selector_gateways"].queryset = Gateway.objects.for_user(user, min_role=Role.EDITOR)
         versions = self.fields["template_version"]
         # Each choice is labelled "<template> v<n>": fetch the templates in the same query.
-        versions.queryset = versions.queryset.select_related("template")
+        versions.queryset = deployable(versions.queryset.select_related("template"))
 
     def deployment_kwargs(self):
         """The cleaned data as keyword arguments of services.check/create_deployment."""
@@ -70,6 +79,7 @@ class DeploymentForm(forms.ModelForm):
             "template_version": data["template_version"],
             "selector_tags": list(data.get("selector_tags") or []),
             "selector_gateways": list(data.get("selector_gateways") or []),
+            "force": bool(data.get("force")),
             **kwargs,
         }
 
@@ -79,7 +89,14 @@ class DeploymentForm(forms.ModelForm):
         if org is None or cleaned.get("template_version") is None:
             return cleaned
         try:
-            services.check_deployment(org, **self.deployment_kwargs())
+            services.check_deployment(org, **self.deployment_kwargs(), user=self.actor)
+        except PermissionDenied as exc:
+            self.add_error("force", str(exc))
         except ValidationError as exc:
             self.add_error(None, exc)  # the error dict names the fields
         return cleaned
+
+
+def deployable(versions):
+    """Only the versions a deployment may use are offered (TemplateVersion.is_deployable as a filter)."""
+    return versions.deployable()

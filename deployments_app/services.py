@@ -3,8 +3,10 @@
 Targets are chosen by gateways_app.selection; their desired config is changed by
 gateways_app.services.assign_desired_config, when the engine starts a batch.
 
-Creating a deployment hands it to the rollout engine (deployments_app.rollout), which sends
-the batches, watches the gates and rolls back; operator actions are in deployments_app.actions.
+A new deployment is checked against its targets' components (deployments_app.target_check,
+refused unless an admin forces it) and starts "validating": the validating task checks it again
+and hands it to the rollout engine (deployments_app.rollout), which sends the batches, watches
+the gates and rolls back; operator actions are in deployments_app.actions.
 """
 
 import math
@@ -16,7 +18,7 @@ from django.utils import timezone
 from core_app import audit
 from core_app.models import Strategy
 from core_app.services import get_org_settings
-from deployments_app import rollout
+from deployments_app import target_check
 from deployments_app.models import (
     FINISHED_STATUSES,
     Deployment,
@@ -24,6 +26,7 @@ from deployments_app.models import (
     DeploymentTarget,
     TargetStatus,
 )
+from deployments_app.signals import validation_requested
 from gateways_app.selection import NO_TARGETS, resolve_targets
 
 BATCH_FIELDS = ("batch_size", "batch_percent")
@@ -165,8 +168,14 @@ def build_deployment(org, *, template_version, selector_tags=(), selector_gatewa
     return deployment
 
 
-def check_deployment(org, *, template_version, selector_tags=(), selector_gateways=(), **params):
-    """Validate a deployment request without writing anything (forms call this from clean())."""
+def check_deployment(
+    org, *, template_version, selector_tags=(), selector_gateways=(), force=False, user=None, **params
+):
+    """Validate a deployment request without writing anything (forms call this from clean()).
+
+    Includes the check against the targets' components (TargetsRefused unless `force`, which
+    only an admin or owner `user` may ask for: PermissionDenied otherwise).
+    """
     deployment = build_deployment(
         org,
         template_version=template_version,
@@ -178,6 +187,8 @@ def check_deployment(org, *, template_version, selector_tags=(), selector_gatewa
     if not gateways.exists():
         raise ValidationError(NO_TARGETS)
     refuse_busy_gateways(gateways)
+    result = target_check.check(org, template_version, list(gateways.only("pk", "name", "available_components")))
+    target_check.refuse_unless_forced(org, template_version, result, force=force, user=user)
     return deployment
 
 
@@ -233,14 +244,27 @@ def _lock_targets(org, tags, gateways):
 
 
 def create_deployment(
-    org, *, template_version, selector_tags=(), selector_gateways=(), user, request=None, now=None, **params
+    org,
+    *,
+    template_version,
+    selector_tags=(),
+    selector_gateways=(),
+    user,
+    request=None,
+    now=None,
+    force=False,
+    **params,
 ):
     """Create a deployment of `template_version` to the gateways matched by the selector.
 
     `params` are the deployment settings of PARAM_FIELDS; missing ones come from the
-    organization's defaults. Refuses (ValidationError, nothing written) anything invalid and a
-    selector that matches no gateway. The deployment starts rolling out: no gateway's desired
-    config changes here; the engine's first tick (queued for after the commit) sends batch 0.
+    organization's defaults. Refuses (ValidationError, nothing written) anything invalid, a
+    selector that matches no gateway, and targets lacking components the version uses
+    (target_check.TargetsRefused) unless `force` is given by an admin or owner (PermissionDenied
+    for anyone else; a forced creation is audited as deployment.forced). The deployment starts
+    "validating": no gateway's desired config changes here; the validating task (queued for
+    after the commit, or run by the embedded beat without a broker) checks it again and starts
+    the rollout.
     """
     now = now or timezone.now()
     selector_tags = list(selector_tags)
@@ -255,15 +279,20 @@ def create_deployment(
             **params,
         )
         gateways = _lock_targets(org, selector_tags, selector_gateways)
-        deployment.status = DeploymentStatus.ROLLING_OUT
-        deployment.started_at = now
+        result = target_check.check(org, template_version, gateways)
+        target_check.refuse_unless_forced(org, template_version, result, force=force, user=user)
+        deployment.status = DeploymentStatus.VALIDATING
+        deployment.forced = not result.ok
+        deployment.validation = result.as_dict()
         deployment.save()
         deployment.selector_tags.set(selector_tags)
         deployment.selector_gateways.set(selector_gateways)
         _create_targets(deployment, gateways)
         changes = _audit_changes(deployment, gateways)
         audit.record(org, "deployment.created", deployment, user=user, request=request, changes=changes)
-        rollout.start(deployment, now=now, user=user, request=request)
+        if deployment.forced:
+            target_check.audit_forced(deployment, result, user=user, request=request)
+        transaction.on_commit(lambda: validation_requested.send(sender=Deployment, deployment_id=str(deployment.pk)))
     return deployment
 
 
@@ -273,4 +302,5 @@ def _audit_changes(deployment, gateways):
         "strategy": deployment.strategy,
         "target_count": len(gateways),
         "targets": [gateway.name for gateway in gateways[:50]],
+        "forced": deployment.forced,
     }

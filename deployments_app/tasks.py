@@ -7,14 +7,45 @@ deployments_app.signals.tick_requested, whose receiver (deployments_app.apps) qu
 """
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from deployments_app import reconciliation, rollout
-from deployments_app.models import Deployment
+from deployments_app import reconciliation, rollout, target_check
+from deployments_app.models import Deployment, DeploymentStatus
 
 logger = logging.getLogger(__name__)
+# A validating deployment older than this lost its task (the deep check has its own, shorter, timeout).
+VALIDATION_STALE_SECONDS = 60
+
+
+@shared_task(acks_late=True)
+def validate_deployment(deployment_id):
+    """Check a validating deployment against its targets (and the deep check); roll out or refuse it."""
+    try:
+        deployment = target_check.validate(deployment_id)
+    except Deployment.DoesNotExist:
+        return None
+    return deployment.status
+
+
+@shared_task
+def validate_deployments():
+    """Validate every deployment still validating; how many.
+
+    Without a broker (CELERY_BEAT_SCHEDULE's validate-deployments entry, run by the server's
+    embedded beat) this is how a new deployment gets validated; with one, reconcile_deployments
+    calls it for deployments whose queued validation was lost.
+    """
+    ids = [str(pk) for pk in Deployment.objects.filter(status=DeploymentStatus.VALIDATING).values_list("pk", flat=True)]
+    for deployment_id in ids:
+        try:
+            validate_deployment.apply((deployment_id,))
+        except Exception:  # one deployment that cannot be validated must not stop the others
+            logger.exception("could not validate deployment %s; the others go on", deployment_id)
+    return len(ids)
 
 
 @shared_task(acks_late=True)
@@ -51,5 +82,14 @@ def tick_rollouts():
 
 @shared_task(acks_late=True)
 def reconcile_deployments():
-    """Periodic (CELERY_BEAT_SCHEDULE): tick active deployments, restart lost ticks, re-send drifted configs."""
-    return reconciliation.reconcile()
+    """Periodic (CELERY_BEAT_SCHEDULE): tick active deployments, restart lost ticks, re-send drifted configs,
+    and queue again the validation of deployments validating for longer than a validation takes (a lost message)."""
+    result = reconciliation.reconcile()
+    stale = timezone.now() - timedelta(seconds=VALIDATION_STALE_SECONDS)
+    lost = Deployment.objects.filter(status=DeploymentStatus.VALIDATING, created_at__lt=stale)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return {**result, "revalidated": 0}  # no broker: the embedded beat's validate-deployments runs them
+    ids = [str(pk) for pk in lost.values_list("pk", flat=True)]
+    for deployment_id in ids:
+        validate_deployment.delay(deployment_id)
+    return {**result, "revalidated": len(ids)}

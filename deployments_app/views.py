@@ -7,8 +7,9 @@ detail page polls its `_live.html` partial with htmx until the deployment finish
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
@@ -17,9 +18,9 @@ from django.views.generic import FormView, TemplateView
 
 from core_app.models import Strategy
 from core_app.pages import OrgPageMixin, is_htmx
-from deployments_app import actions, services
+from deployments_app import actions, services, target_check
 from deployments_app.filters import DeploymentFilterSet, DeploymentTargetFilterSet
-from deployments_app.forms import DeploymentForm
+from deployments_app.forms import DeploymentForm, deployable
 from deployments_app.models import (
     Deployment,
     DeploymentEvent,
@@ -77,7 +78,7 @@ class SelectorMixin:
 
     def narrow(self, form):
         versions = self.scoped(TemplateVersion).select_related("template").order_by("template__name", "-number")
-        form.fields["template_version"].queryset = versions
+        form.fields["template_version"].queryset = deployable(versions)
         form.fields["selector_tags"].queryset = self.scoped(Tag).order_by("key", "value")
         form.fields["selector_gateways"].queryset = self.scoped(Gateway).order_by("name")
         return form
@@ -110,11 +111,13 @@ class DeploymentCreateView(SelectorMixin, OrgPageMixin, FormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         # Plain pairs: a fleet of 1,000 gateways renders as one loop, not 1,000 option templates.
-        versions = self.scoped(TemplateVersion).order_by("template__name", "-number")
+        versions = deployable(self.scoped(TemplateVersion)).order_by("template__name", "-number")
         context["version_choices"] = [
             (pk, f"{name} v{number}") for pk, name, number in versions.values_list("pk", "template__name", "number")
         ]
         context["gateway_choices"] = list(self.scoped(Gateway).order_by("name").values_list("pk", "name"))
+        context["has_tags"] = self.scoped(Tag).exists()
+        context["may_force"] = target_check.may_force(self.org, self.request.user)
         return context
 
     def form_valid(self, form):
@@ -122,15 +125,21 @@ class DeploymentCreateView(SelectorMixin, OrgPageMixin, FormView):
             deployment = services.create_deployment(
                 self.org, **form.deployment_kwargs(), user=self.request.user, request=self.request
             )
+        except PermissionDenied as exc:
+            form.add_error("force", str(exc))
+            return self.form_invalid(form)
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
-        messages.success(self.request, "Deployment created: the rollout has started.")
+        if deployment.forced:
+            messages.warning(self.request, "Deployment created with force past the target check (audited).")
+        messages.success(self.request, "Deployment created: it is being validated, then the rollout starts.")
         return redirect("deployments:detail", pk=deployment.pk)
 
 
 class SelectorPreviewView(SelectorMixin, OrgPageMixin, TemplateView):
-    """The gateways a selector matches right now (htmx partial of the create page)."""
+    """The gateways a selector matches right now, and whether they can run the chosen version
+    (target_check, the same check as creating the deployment): htmx partial of the create page."""
 
     template_name = "deployments_app/_selector_preview.html"
 
@@ -141,11 +150,22 @@ class SelectorPreviewView(SelectorMixin, OrgPageMixin, TemplateView):
         tags = list(self.scoped(Tag).filter(pk__in=tag_ids))
         gateways = list(self.scoped(Gateway).filter(pk__in=gateway_ids).only("pk"))
         matched = resolve_targets(self.org, tags=tags, gateways=gateways)
+        count = matched.count()
         context.update(
-            count=matched.count(),
+            count=count,
             matched=list(matched.only("pk", "name", "status")[:PREVIEW_NAMES]),
             chose_something=bool(tags or gateways),
         )
+        version_id = self.request.GET.get("template_version", "")
+        versions = self.scoped(TemplateVersion).select_related("template")
+        version = versions.filter(pk=version_id).first() if _is_uuid(version_id) else None
+        if version is not None and count:
+            context["version"] = version
+            if version.is_deployable():
+                targets = list(matched.only("pk", "name", "available_components"))
+                context["check"] = result = target_check.check(self.org, version, targets)
+                context["check_summary"] = result.summary(version)
+                context["may_force"] = target_check.may_force(self.org, self.request.user)
         return context
 
 
@@ -216,6 +236,7 @@ class DeploymentDetailView(DeploymentPageMixin, TemplateView):
             events=DeploymentEvent.objects.filter(deployment=deployment).order_by("-created_at", "-id")[:100],
             selector_tags=list(deployment.selector_tags.all()),
             selector_gateway_count=deployment.selector_gateways.count(),
+            deep_check_configured=bool(settings.FLOWGATE_COLLECTOR_BINARY),
         )
         return context
 

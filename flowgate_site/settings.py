@@ -416,6 +416,12 @@ if CELERY_TASK_ALWAYS_EAGER:
         "task": "deployments_app.tasks.tick_rollouts",
         "schedule": FLOWGATE_ROLLOUT_TICK_SECONDS,
     }
+    # Likewise a new deployment (status validating) is checked by this entry, never inside the
+    # web request that created it (with a broker, a worker runs tasks.validate_deployment).
+    CELERY_BEAT_SCHEDULE["validate-deployments"] = {
+        "task": "deployments_app.tasks.validate_deployments",
+        "schedule": 1.0,
+    }
 
 LOGGING = {
     "version": 1,

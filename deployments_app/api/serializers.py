@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from core_app.api.mixins import OrgOwnedSerializer, StrictFieldsMixin, scoped_related
-from deployments_app import services
+from deployments_app import services, target_check
 from deployments_app.models import Deployment, DeploymentEvent, DeploymentTarget, EventKind
 from gateways_app.models import Gateway
 from gateways_app.selection import find_tags
@@ -54,6 +54,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             *services.PARAM_FIELDS,  # the rollout settings
             "status",
             "outcome",
+            "forced",
             "target_count",
             "progress",
             "waiting_offline",
@@ -101,9 +102,14 @@ class DeploymentDetailSerializer(DeploymentSerializer):
 
     batches = BatchProgressSerializer(source="batch_progress", many=True, read_only=True)
     events = DeploymentEventSerializer(many=True, read_only=True)
+    validation = serializers.JSONField(
+        read_only=True,
+        help_text="The latest check against the targets: ok, checked, missing (per gateway: gateway, gateway_name, "
+        "missing components), unreported (gateways checked against the catalogue only), errors, deep_check.",
+    )
 
     class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "batches", "events"]
+        fields = [*DeploymentSerializer.Meta.fields, "validation", "validated_at", "batches", "events"]
         read_only_fields = fields
 
 
@@ -135,6 +141,11 @@ class DeploymentCreateSerializer(OrgOwnedSerializer):
         required=False,
         help_text="Gateways (ids) targeted whatever their tags.",
     )
+    force = serializers.BooleanField(
+        default=False,
+        help_text="Deploy even to targets lacking components the version uses (admins and owners; audited). "
+        "Without it such a request is refused with the list of gateways and their missing components.",
+    )
 
     class Meta:
         model = Deployment
@@ -144,6 +155,7 @@ class DeploymentCreateSerializer(OrgOwnedSerializer):
             "selector_tags",
             "selector_gateways",
             *services.PARAM_FIELDS,
+            "force",
         ]
 
     def validate(self, attrs):
@@ -153,12 +165,22 @@ class DeploymentCreateSerializer(OrgOwnedSerializer):
         return attrs
 
     def create(self, validated_data):
-        return services.create_deployment(
-            validated_data.pop("organization"),
-            user=self.context["request"].user,
-            request=self.context["request"],
-            **validated_data,
-        )
+        try:
+            return services.create_deployment(
+                validated_data.pop("organization"),
+                user=self.context["request"].user,
+                request=self.context["request"],
+                **validated_data,
+            )
+        except target_check.TargetsRefused as refused:
+            # 400 with the details a client can act on: which gateway lacks which components.
+            raise serializers.ValidationError(
+                {
+                    "targets": refused.messages[:1],
+                    "missing_components": refused.check.missing,
+                    "unreported": refused.check.unreported,
+                }
+            ) from None
 
 
 class DeploymentTargetSerializer(serializers.ModelSerializer):

@@ -37,7 +37,7 @@ def tasks_in_process(monkeypatch):
     this run's broker settings for later tests that point Celery elsewhere. (The live rollout
     test queues nothing from this process: its deployments are created through the live server.)
     """
-    for task in (tasks.advance_rollout, tasks.reconcile_deployments):
+    for task in (tasks.advance_rollout, tasks.reconcile_deployments, tasks.validate_deployment):
         monkeypatch.setattr(task, "delay", lambda *args, _task=task: _task.apply(args))
 
 

@@ -6,7 +6,7 @@ No sockets: a test plays the OpAMP server by writing what an agent would have re
 
 from datetime import UTC, datetime, timedelta
 
-from deployments_app import rollout
+from deployments_app import rollout, target_check
 from deployments_app.models import Deployment
 from deployments_app.services import create_deployment
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
@@ -46,9 +46,13 @@ def new_version(org):
 
 
 def deploy(org, user, version, gateways, **params):
-    """A deployment created at NOW; no health window unless the test asks for one."""
+    """A deployment created at NOW and validated (target_check.validate, the validating task's work) at NOW:
+    rolling out unless the check refused it; no health window unless the test asks for one."""
     params.setdefault("health_window_seconds", 0)
-    return create_deployment(org, template_version=version, selector_gateways=gateways, user=user, now=NOW, **params)
+    deployment = create_deployment(
+        org, template_version=version, selector_gateways=gateways, user=user, now=NOW, **params
+    )
+    return target_check.validate(deployment.pk, now=NOW)
 
 
 def tick(deployment, seconds):

@@ -26,10 +26,12 @@ def test_it_creates_a_deployment(api_client, version, fleet, django_capture_on_c
         response = api_client.post(URL, body)
     assert response.status_code == 201, response.data
     assert response.data["target_count"] == 2
-    assert response.data["status"] == "rolling_out"
+    assert response.data["status"] == "validating"
     assert response.data["organization"] == "acme"
     assert response.data["selector_tags"] == ["env=prod", "region=eu"]
-    # The engine's first tick ran after the commit: batch 0 (25% of 2 targets: eu-1) got the config.
+    # After the commit the validating task passed it and the engine's first tick ran: batch 0
+    # (25% of 2 targets: eu-1) got the config.
+    assert Deployment.objects.get().status == "rolling_out"
     assert Gateway.objects.get(pk=fleet["eu1"].pk).desired_config_hash == version.sha256
     assert Gateway.objects.get(pk=fleet["eu2"].pk).desired_config_hash == ""
 
@@ -113,7 +115,7 @@ def test_it_filters_deployments(api_client, org, alice, version, fleet):
 def test_it_filters_deployments_by_status_and_creation_time(api_client, org, alice, version, fleet):
     deployment = deploy(org, version, alice)
     created = deployment.created_at.isoformat().replace("+00:00", "Z")
-    assert api_client.get(URL, {"status": "rolling_out", "created_after": created}).data["count"] == 1
+    assert api_client.get(URL, {"status": "validating", "created_after": created}).data["count"] == 1
     assert api_client.get(URL, {"status": "succeeded"}).data["count"] == 0
     assert api_client.get(URL, {"created_before": created}).data["count"] == 0
 
@@ -190,7 +192,7 @@ def test_deployments_cannot_be_changed_or_deleted(api_client, org, alice, versio
     deployment = deploy(org, version, alice)
     response = getattr(api_client, method)(f"{URL}{deployment.pk}/", {"status": "cancelled"})
     assert response.status_code == 405
-    assert Deployment.objects.get().status == "rolling_out"
+    assert Deployment.objects.get().status == "validating"
 
 
 class TestAsViewer:

@@ -60,9 +60,13 @@ def test_the_list_says_how_many_targets_wait_too(api_client, rolling):
 
 def test_the_detail_shows_the_timeline(api_client, rolling):
     events = api_client.get(f"{URL}{rolling.pk}/").data["events"]
-    assert [(event["kind"], event["count"]) for event in events] == [("started", 5), ("batch_started", 2)]
-    assert events[1]["data"]["waiting_offline"] == 1
-    assert events[1]["message"] == "Batch 1 started: sent to 1 target(s), 1 wait for their gateway to connect."
+    assert [(event["kind"], event["count"]) for event in events] == [
+        ("validated", 5),
+        ("started", 5),
+        ("batch_started", 2),
+    ]
+    assert events[2]["data"]["waiting_offline"] == 1
+    assert events[2]["message"] == "Batch 1 started: sent to 1 target(s), 1 wait for their gateway to connect."
 
 
 def test_creating_answers_with_the_resolved_target_count_and_the_timeline(api_client, org, fleet):
@@ -70,8 +74,9 @@ def test_creating_answers_with_the_resolved_target_count_and_the_timeline(api_cl
     body = {"template_version": str(version.pk), "selector_gateways": [str(gateway.pk) for gateway in fleet]}
     response = api_client.post(URL, body)
     assert response.status_code == 201, response.data
-    assert (response.data["target_count"], response.data["status"]) == (5, "rolling_out")
-    assert [event["kind"] for event in response.data["events"]] == ["started"]
+    # Validated by a task after the commit: nothing has happened yet.
+    assert (response.data["target_count"], response.data["status"]) == (5, "validating")
+    assert response.data["events"] == []
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from core_app.models import AuditLog, Strategy
 from core_app.services import get_org_settings
+from deployments_app import target_check
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from deployments_app.services import create_deployment
 from gateways_app.models import Gateway
@@ -51,7 +52,7 @@ def test_it_refuses_gateways_still_in_an_unfinished_deployment(org, alice, versi
     with pytest.raises(ValidationError) as exc:
         deploy(org, make_version(org, name="edge"), alice, selector_gateways=[fleet["stg"]])
     assert exc.value.messages == [
-        f"Gateways eu-1, eu-2, us-1 are still in deployment {first.pk} (base v1, rolling out): "
+        f"Gateways eu-1, eu-2, us-1 are still in deployment {first.pk} (base v1, validating): "
         "wait for it to finish, or cancel it."
     ]
 
@@ -63,9 +64,12 @@ def test_a_gateway_whose_target_settled_may_be_deployed_again(org, alice, versio
     assert second.targets.count() == 3
 
 
-def test_it_leaves_the_deployment_rolling_out(org, alice, version, fleet):
+def test_it_leaves_the_deployment_validating_for_the_task(org, alice, version, fleet):
     deployment = deploy(org, version, alice)
     deployment.refresh_from_db()
+    assert (deployment.status, deployment.started_at) == (DeploymentStatus.VALIDATING, None)
+    assert not deployment.events.exists()  # nothing is sent before the validating task passed it
+    deployment = target_check.validate(deployment.pk, now=NOW)
     assert deployment.status == DeploymentStatus.ROLLING_OUT
     assert deployment.started_at == NOW
 

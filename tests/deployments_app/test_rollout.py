@@ -38,9 +38,17 @@ def new(org):
 
 def test_creating_a_deployment_puts_its_start_on_the_timeline(org, alice, new, fleet):
     deployment = deploy(org, alice, new, fleet, **ROLLING)
-    [event] = deployment.events.all()
-    assert (event.kind, event.count, event.message) == ("started", 5, "Started: 5 targets in 3 batches (rolling).")
-    assert AuditLog.objects.filter(action="deployment.started", actor_user=alice).exists()
+    validated, started = deployment.events.all()
+    assert validated.kind == "validated"
+    assert validated.message.startswith("Validated: every target can run this version. 5 gateways never reported")
+    assert (started.kind, started.count, started.message) == (
+        "started",
+        5,
+        "Started: 5 targets in 3 batches (rolling).",
+    )
+    assert AuditLog.objects.filter(action="deployment.created", actor_user=alice).exists()
+    # The validating task started it, not alice's request.
+    assert AuditLog.objects.filter(action="deployment.started", actor_user=None).exists()
 
 
 def test_the_first_tick_sends_batch_0_and_nothing_else(org, alice, new, fleet):
@@ -64,7 +72,7 @@ def test_all_at_once_sends_every_target_then_succeeds_once_all_applied(org, alic
     deployment = tick(deployment, 5)
     assert (deployment.status, deployment.finished_at) == (DeploymentStatus.SUCCEEDED, at(5))
     assert set(states(deployment).values()) == {"applied"}
-    assert kinds(deployment) == ["started", "batch_started", "applied", "gate_passed", "succeeded"]
+    assert kinds(deployment) == ["validated", "started", "batch_started", "applied", "gate_passed", "succeeded"]
 
 
 def test_rolling_sends_the_batches_in_order_each_once_the_previous_applied(org, alice, new, fleet):

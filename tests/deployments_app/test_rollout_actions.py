@@ -63,7 +63,7 @@ def test_resume_goes_on_from_where_the_rollout_stood(rolling, alice, new):
     deployment = tick(rolling, 20)
     assert states(deployment)["gw-01"] == "applied"
     assert states(deployment)["gw-03"] == "sent"
-    assert kinds(deployment)[2:4] == ["paused", "resumed"]
+    assert kinds(deployment)[3:5] == ["paused", "resumed"]
 
 
 def test_resume_queues_a_tick_after_the_commit(rolling, alice, django_capture_on_commit_callbacks):

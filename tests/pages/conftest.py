@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from deployments_app import target_check
 from deployments_app.services import create_deployment
 from gateways_app.models import Gateway, GatewayStatus, Tag
 from gateways_app.services import create_registration_token
@@ -67,6 +68,7 @@ def make_fleet(org, user, prefix="gw", count=3):
         gateway.tags.add(tag)
         gateways.append(gateway)
     deployment = create_deployment(org, template_version=version2, selector_tags=[tag], user=user)
+    deployment = target_check.validate(deployment.pk)  # the validating task's work: it is rolling out
     token, _ = create_registration_token(org, name=f"{prefix}-token", created_by=user)
     return {
         "org": org,
