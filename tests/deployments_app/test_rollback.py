@@ -8,7 +8,7 @@ refused when nothing could return); desired and reported state stay consistent, 
 import pytest
 
 from core_app.models import AuditLog, Strategy
-from deployments_app import actions
+from deployments_app import actions, reconciliation, tasks
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
 from gateways_app.models import Gateway, GatewayStatus
 from templates_app.models import sha256_of
@@ -170,3 +170,22 @@ def test_the_api_refuses_a_rollback_with_nothing_to_return_to(org, alice, new, a
     response = api_client.post(f"/api/v1/deployments/{deployment.pk}/rollback/")
     assert response.status_code == 409
     assert "had no config before this deployment and keep version 1 (gw-01)" in response.data["detail"]
+
+
+def test_the_embedded_beat_ticks_a_rolling_back_deployment(org, alice, new):
+    """Without a broker the server's beat (tasks.tick_rollouts) is what watches the returning targets."""
+    deployment = succeeded(org, alice, new, make_fleet(org, 2))
+    actions.roll_back(deployment.pk, user=alice, now=at(60))
+    report(["gw-01", "gw-02"], Old)
+    assert tasks.tick_rollouts() == 1
+    deployment = Deployment.objects.get(pk=deployment.pk)
+    assert (deployment.status, rollbacks(deployment)) == ("rolled_back", {"gw-01": "restored", "gw-02": "restored"})
+
+
+def test_reconcile_ticks_a_rolling_back_deployment(org, alice, new):
+    deployment = succeeded(org, alice, new, make_fleet(org, 2))
+    actions.roll_back(deployment.pk, user=alice, now=at(60))
+    report(["gw-01", "gw-02"], Old)
+    counts = reconciliation.reconcile(now=at(61))
+    assert (counts["ticked"], counts["finished"]) == (1, 1)
+    assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.ROLLED_BACK
