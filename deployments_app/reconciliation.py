@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from deployments_app import rollout
@@ -81,6 +81,11 @@ def reconcile_one(deployment_id, now):
 
 
 def resend_drifted_configs():
-    """Push the desired config again to connected gateways that report another hash; how many."""
+    """Push the desired config again to connected gateways that report another hash; how many.
+
+    Drifted gateways that reported FAILED for their desired config are not counted: the OpAMP
+    server never sends a config again to an agent that failed it (it would fail again).
+    """
     drifted = Gateway.objects.drifted().exclude(status=GatewayStatus.OFFLINE).accepting_remote_config()
+    drifted = drifted.exclude(remote_config_hash=F("desired_config_hash"))
     return redeliver_desired_config(drifted)

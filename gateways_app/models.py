@@ -148,9 +148,15 @@ class Gateway(OrgOwnedModel):
     def has_config_drift(self):
         """True when the gateway runs something other than what deployments asked for.
 
-        The same rule as GatewayQuerySet.drifted(), for one loaded row.
+        The same rule as GatewayQuerySet.drifted(), for one loaded row: a FAILED report of the
+        desired config is drift too (the collector still runs what it ran before).
         """
-        return bool(self.desired_config_hash) and self.remote_config_hash != self.desired_config_hash
+        if not self.desired_config_hash:
+            return False
+        return (
+            self.remote_config_hash != self.desired_config_hash
+            or self.remote_config_status == RemoteConfigStatus.FAILED
+        )
 
     def error_history(self):
         """health_errors with datetimes (at, resolved_at, healthy_since) for pages: newest first."""

@@ -13,8 +13,12 @@ from opamp_core.proto import opamp_pb2
 REPORT_FIELDS = ("agent_description", "health", "desired_config", "effective_config", "available_components")
 
 ACCEPTS_REMOTE_CONFIG = opamp_pb2.AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig
-# A gateway drifts when it was given a desired config and reports running another one.
-DRIFTED = Q(desired_config_hash__gt="") & ~Q(remote_config_hash=F("desired_config_hash"))
+# A gateway drifts when it was given a desired config and does not report it applied: it reports
+# another one, or reports FAILED for this one (it still runs what it ran before: the supervisor
+# keeps its last good config; a failed target a rollback could not return keeps this state).
+DRIFTED = Q(desired_config_hash__gt="") & (
+    ~Q(remote_config_hash=F("desired_config_hash")) | Q(remote_config_status="failed")
+)
 
 
 def report_fields(through=""):

@@ -142,9 +142,13 @@ def test_an_automatic_rollback_with_nothing_to_return_to_leaves_the_deployment_f
     gateways = fresh_gateways(org, "gw-01", "gw-02")
     deployment = tick(deploy(org, alice, new, gateways, strategy=Strategy.ALL_AT_ONCE, failure_threshold_count=0), 0)
     report(["gw-01"], new, FAILED, "unknown exporter")
+    report(["gw-02"], new)
     deployment = tick(deployment, 5)
     assert (deployment.status, deployment.outcome) == (DeploymentStatus.FAILED, "failed")
     assert desired(deployment) == {"gw-01": "new", "gw-02": "new"}  # never cleared behind the operator's back
+    # Drift tells the truth: gw-01 refused the version it should run (it runs what it ran before).
+    assert list(Gateway.objects.drifted().values_list("name", flat=True)) == ["gw-01"]
+    assert [gateway.has_config_drift() for gateway in Gateway.objects.order_by("name")] == [True, False]
     assert rollbacks(deployment) == {"gw-01": "kept", "gw-02": "kept"}
     assert deployment.events.last().message.startswith(
         "Rolled back automatically: not possible. Nothing to roll back to: 2 target(s) had no config before"
