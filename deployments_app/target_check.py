@@ -217,6 +217,9 @@ def _refusal(deployment, run, result):
         return "All targets were deleted (their gateways no longer exist)."
     if not version.is_deployable():
         return f"{version.validation_summary()}."
+    if result.errors:
+        # The config itself is refused (the collector's own check): force covered only missing components.
+        return result.summary(version)
     if not result.ok and not deployment.forced:
         return result.summary(version)
     return ""

@@ -20,6 +20,7 @@ from tests.deployments_app.components import CONFIG, FULL, NO_OTLP_OUT
 from tests.deployments_app.conftest import make_gateway, make_version
 from tests.deployments_app.engine import NOW, at
 from tests.live import Daphne, free_port
+from tests.templates_app.validation_helpers import collector_binary, reported
 
 
 @pytest.fixture
@@ -218,3 +219,41 @@ def test_a_server_without_a_broker_validates_new_deployments_by_itself(org, alic
         output = server.stop()
     assert "Traceback" not in output
     assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.ROLLING_OUT
+
+
+FILELOG_WITHOUT_INCLUDE = """receivers:
+  filelog: {}
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:4318
+service:
+  pipelines:
+    logs:
+      receivers: [filelog]
+      exporters: [otlphttp]
+"""
+
+
+@pytest.mark.process
+def test_the_validating_task_runs_the_collectors_own_check_and_refuses_even_a_forced_deployment(org, alice, settings):
+    """A setting only the collector knows is wrong (filelog without `include`): the deep check refuses it."""
+    settings.FLOWGATE_COLLECTOR_BINARY = collector_binary()
+    small = reported(receivers=["filelog"])  # lacks the otlphttp exporter: the creation needs force
+    gateway = make_gateway(org, "logs-1", available_components=small)
+    version = make_version(org, name="logs", config_yaml=FILELOG_WITHOUT_INCLUDE)
+    deployment = deploy(org, alice, version, [gateway], force=True)
+    deployment = target_check.validate(deployment.pk, now=at(1))
+    assert deployment.status == DeploymentStatus.REFUSED
+    assert deployment.validation["deep_check"]["status"] == "failed"
+    assert "'include' must be specified" in deployment.validation["errors"][0]
+    assert "the collector refuses this configuration" in deployment.events.get(kind="refused").message
+
+
+@pytest.mark.process
+def test_the_deep_check_passes_a_config_the_collector_accepts(org, alice, settings):
+    settings.FLOWGATE_COLLECTOR_BINARY = collector_binary()  # a small build: filelog in, otlphttp out
+    good = FILELOG_WITHOUT_INCLUDE.replace("  filelog: {}", "  filelog:\n    include: [/var/log/*.log]")
+    gateway = make_gateway(org, "logs-1", available_components=reported(receivers=["filelog"], exporters=["otlphttp"]))
+    version = make_version(org, name="logs", config_yaml=good)
+    deployment = target_check.validate(deploy(org, alice, version, [gateway]).pk, now=at(1))
+    assert (deployment.status, deployment.validation["deep_check"]["status"]) == ("rolling_out", "passed")
