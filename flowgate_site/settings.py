@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "opamp_app",
     "deployments_app",
     "dashboard_app",
+    # Gateways' own metrics (OTLP/HTTP /v1/metrics) and their per-minute rollups (docs/telemetry.md).
+    "telemetry_app",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +343,12 @@ FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 # `python -m flowgate_site.serve` sends WebSocket frames at once when nothing is queued (direct_write.py);
 # off anyway when Daphne/Twisted/autobahn are not the tested versions (flowgate_site/server_extensions.py).
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
+# Gateways' own metrics, POST /v1/metrics (telemetry_app, docs/telemetry.md): the body as sent (gzip or
+# not) and once inflated; requests handled at once per server process (more get 503 + Retry-After).
+FLOWGATE_TELEMETRY_MAX_BODY_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_BODY_BYTES", 4 * 1024 * 1024)
+FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES", 16 * 1024 * 1024)
+FLOWGATE_TELEMETRY_MAX_INFLIGHT = env_int("FLOWGATE_TELEMETRY_MAX_INFLIGHT", 32)
+FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS = env_int("FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS", 15)
 # Request bodies, refused with 413 by `python -m flowgate_site.serve` while they arrive, before the
 # application reads them (flowgate_site/body_limits.py, docs/security.md "Request body limits"):
 # "path-prefix=bytes" items, the longest matching prefix wins; any other path gets the default, which
@@ -354,6 +362,7 @@ FLOWGATE_REQUEST_BODY_LIMITS = env_list(
         "/login/=65536",
         "/admin/login/=65536",
         "/api/v1/gateways/register=65536",
+        f"/v1/metrics={FLOWGATE_TELEMETRY_MAX_BODY_BYTES}",
     ],
 )
 # Seconds a connection has to send a complete request line and headers (the WebSocket upgrade's too),
@@ -452,6 +461,14 @@ CELERY_BEAT_SCHEDULE["record-fleet-snapshots"] = {
 # the request that saved it. Without a broker the server's embedded beat checks the versions left
 # "checking" every second; with one a worker runs the check queued at the commit, and this entry
 # only picks up versions whose queued check was lost (still checking after a minute).
+# Gateway telemetry rollups: minute rows past the org's retention are summed into hour rows, hour rows
+# past theirs deleted (telemetry_app/retention.py). Run by the worker's beat, or without a broker by the
+# server's embedded beat like every entry of this schedule.
+CELERY_BEAT_SCHEDULE["telemetry-retention"] = {
+    "task": "telemetry_app.tasks.apply_retention",
+    "schedule": float(env_str("FLOWGATE_TELEMETRY_RETENTION_SECONDS", "600")),
+}
+
 CELERY_BEAT_SCHEDULE["check-versions"] = (
     {"task": "templates_app.tasks.check_versions", "schedule": 1.0}
     if CELERY_TASK_ALWAYS_EAGER

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
     path("", include("opamp_app.urls")),  # OpAMP over plain HTTP: /v1/opamp, /api/v1/opamp/v1/opamp
+    path("", include("telemetry_app.urls")),  # gateways' own metrics, OTLP/HTTP: /v1/metrics
     # Everything else under /api/v1/: its index (with or without the slash, as every API route), each app's routes,
     # then the schema and its docs.
     re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),

@@ -1,0 +1,108 @@
+"""Per-gateway telemetry credentials: `fgt_<prefix>_<secret>`, sent as `Authorization: Bearer …`.
+
+The secret is HMAC-SHA256(server key, prefix + seed): the server can give it again (the OpAMP
+`own_metrics` offer carries it on every connection) without storing it, and a copy of the database
+alone does not give it. A request is checked by finding the row by its prefix and comparing the
+HMAC-SHA256 digest of what was presented with the stored digest, in constant time.
+
+Credentials are secrets: nothing here logs them or puts them in an error message.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from telemetry_app.models import TelemetryCredential
+
+SCHEME = "fgt"
+
+
+class CredentialError(Exception):
+    """A credential was refused. `str(error)` is a short message safe to show the caller."""
+
+
+def _key() -> bytes:
+    return f"flowgate:telemetry:{settings.JWT_SIGNING_KEY}".encode()
+
+
+def _secret(prefix: str, seed: str) -> str:
+    mac = hmac.new(_key(), f"secret:{prefix}:{seed}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _digest(credential: str) -> str:
+    return hmac.new(_key(), f"digest:{credential}".encode(), hashlib.sha256).hexdigest()
+
+
+def credential_text(row: TelemetryCredential) -> str:
+    return f"{SCHEME}_{row.prefix}_{_secret(row.prefix, row.seed)}"
+
+
+def issue(gateway, now=None) -> TelemetryCredential:
+    """A new current credential for `gateway`; the one it replaces works for the org's grace period."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        TelemetryCredential.objects.filter(gateway=gateway, replaced_at__isnull=True).update(replaced_at=now)
+        prefix, seed = secrets.token_hex(6), secrets.token_hex(16)
+        row = TelemetryCredential(
+            organization_id=gateway.organization_id, gateway=gateway, prefix=prefix, seed=seed, created_at=now
+        )
+        row.digest = _digest(credential_text(row))
+        row.save()
+    return row
+
+
+def rotate(gateway, now=None) -> TelemetryCredential:
+    """Replace the gateway's credential (after a leak, or on a schedule); the caller offers the new one."""
+    return issue(gateway, now)
+
+
+def current(gateway) -> TelemetryCredential:
+    """The gateway's current credential, issued on first use."""
+    row = TelemetryCredential.objects.filter(gateway=gateway, replaced_at__isnull=True).first()
+    return row or issue(gateway)
+
+
+def telemetry_credential_for(gateway) -> str:
+    """The Authorization header value the gateway's collector sends to /v1/metrics (the OpAMP offer's header)."""
+    return f"Bearer {credential_text(current(gateway))}"
+
+
+def parse_bearer(header: str) -> str:
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
+def verify(raw: str, now=None) -> TelemetryCredential:
+    """The live credential row of `raw` (`fgt_<prefix>_<secret>`), with its gateway and organization; one query.
+
+    Refused: unknown, malformed, wrong secret, replaced longer ago than the org's grace period, or a
+    row whose organization is not its gateway's (rows are written for the credential's gateway only).
+    """
+    now = now or timezone.now()
+    scheme, _, rest = (raw or "").partition("_")
+    prefix, _, secret = rest.partition("_")
+    if scheme != SCHEME or not prefix or not secret or len(raw) > 200:
+        raise CredentialError("missing or malformed telemetry credential")
+    rows = TelemetryCredential.objects.select_related("gateway__organization__settings")
+    row = rows.filter(prefix=prefix).first()
+    if row is None or not hmac.compare_digest(_digest(raw), row.digest):
+        raise CredentialError("unknown telemetry credential")
+    if row.organization_id != row.gateway.organization_id:
+        raise CredentialError("telemetry credential does not match its gateway")
+    if row.replaced_at is not None:
+        grace = timedelta(minutes=_grace_minutes(row.gateway.organization))
+        if row.replaced_at + grace <= now:
+            raise CredentialError("telemetry credential replaced by a newer one")
+    return row
+
+
+def _grace_minutes(organization) -> int:
+    org_settings = getattr(organization, "settings", None)
+    return org_settings.opamp_token_grace_minutes if org_settings else 60

@@ -1,0 +1,152 @@
+"""Per-minute rollups from a gateway's OTLP metrics: deltas of cumulative counters, last/max of gauges.
+
+One request of one gateway: lock its SeriesState row, compute each point's delta against the last
+cumulative value of its series, add the deltas into per-minute buckets, then one read of the existing
+rows of those minutes and one upsert (bulk_create with update_conflicts; PostgreSQL and SQLite both
+have ON CONFLICT). Raw points are never stored.
+
+Counter resets: a series whose start time changed (the collector restarted) or whose value went down
+counts from zero, so its whole value is the delta. A series seen for the first time counts from zero
+too (a new collector, or a new component, which means a new configuration and so a restarted
+collector). A point not newer than the last one of its series (a retried request) adds nothing.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from telemetry_app.models import Resolution, Rollup, SeriesState
+
+# A point more than this far in the future, or older than the org's per-minute retention, cannot be placed.
+FUTURE_SLACK = timedelta(minutes=5)
+# Series not reported for this long are forgotten (a removed component): the state row stays small.
+FORGET_SERIES_AFTER = timedelta(days=2)
+KEY_FIELDS = ("bucket", "component_kind", "component", "signal", "measure")
+UNIQUE_FIELDS = ["gateway", "resolution", *KEY_FIELDS]
+
+
+@dataclass
+class Outcome:
+    points: int = 0  # points of the metrics we keep
+    rejected: int = 0  # of those, refused (time out of range)
+    rows: int = 0  # minute rows written
+    reasons: list = field(default_factory=list)
+
+    def message(self) -> str:
+        return "; ".join(sorted(set(self.reasons)))
+
+
+@dataclass
+class Cell:
+    gauge: bool
+    value: int = 0
+    peak: int | None = None
+
+
+def minute_of(time_ns: int) -> datetime:
+    seconds = time_ns // 1_000_000_000
+    return datetime.fromtimestamp(seconds - seconds % 60, tz=UTC)
+
+
+def delta_of(point, state: dict) -> int | None:
+    """The items a cumulative point adds since the last one of its series (None: nothing, a replay); updates state."""
+    previous = state.get(point.series)
+    entry = [point.start_ns, point.time_ns, point.value]
+    if previous is None:
+        state[point.series] = entry
+        return point.value
+    start, time_ns, value = previous
+    if point.start_ns != start or point.value < value:  # a restarted collector: counts from zero
+        state[point.series] = entry
+        return point.value
+    if point.time_ns <= time_ns:
+        return None
+    state[point.series] = entry
+    return point.value - value
+
+
+def accumulate(points, state: dict, *, now: datetime, oldest: datetime, outcome: Outcome) -> dict:
+    """{row key: Cell} of the request's points; `state` ({series: [start, time, value]}) updated."""
+    cells = {}
+    newest = now + FUTURE_SLACK
+    for point in points:
+        outcome.points += 1
+        bucket = minute_of(point.time_ns) if point.time_ns else None
+        if bucket is None or bucket > newest or bucket < oldest:
+            outcome.rejected += 1
+            outcome.reasons.append("data point time outside the kept range")
+            continue
+        if point.gauge:
+            amount = point.value
+        elif point.cumulative:
+            amount = delta_of(point, state)
+            if amount is None:
+                continue
+        else:
+            amount = point.value
+        key = (bucket, point.component_kind, point.component, point.signal, point.measure)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell(gauge=point.gauge)
+        if point.gauge:
+            cell.value = amount  # the last point of a minute wins
+            cell.peak = amount if cell.peak is None else max(cell.peak, amount)
+        else:
+            cell.value += amount
+    return cells
+
+
+def forget_old(state: dict, now: datetime) -> None:
+    horizon = (now - FORGET_SERIES_AFTER).timestamp() * 1_000_000_000
+    for series in [series for series, (_, time_ns, _) in state.items() if time_ns < horizon]:
+        del state[series]
+
+
+def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome:
+    """Write the per-minute rollups of `points` (otlp.Point) for `gateway`; rows are the gateway's org's."""
+    now = now or timezone.now()
+    outcome = Outcome()
+    oldest = now - timedelta(hours=minute_retention_hours)
+    with transaction.atomic():
+        SeriesState.objects.get_or_create(gateway=gateway)
+        state_row = SeriesState.objects.select_for_update().get(gateway=gateway)
+        state = state_row.series
+        cells = accumulate(points, state, now=now, oldest=oldest, outcome=outcome)
+        forget_old(state, now)
+        state_row.save(update_fields=["series", "updated_at"])
+        if cells:
+            outcome.rows = upsert(gateway, cells)
+    return outcome
+
+
+def upsert(gateway, cells: dict) -> int:
+    """Add the cells to the gateway's minute rows: one SELECT of the minutes' rows, one INSERT … ON CONFLICT."""
+    existing = Rollup.objects.filter(
+        gateway=gateway, resolution=Resolution.MINUTE, bucket__in={key[0] for key in cells}
+    ).values_list(*KEY_FIELDS, "value", "peak")
+    for *key, value, peak in existing:
+        cell = cells.get(tuple(key))
+        if cell is None:
+            continue
+        if cell.gauge:
+            cell.peak = max(cell.peak or 0, peak or 0)
+        else:
+            cell.value += value
+    rows = [
+        Rollup(
+            organization_id=gateway.organization_id,
+            gateway=gateway,
+            resolution=Resolution.MINUTE,
+            gauge=cell.gauge,
+            value=cell.value,
+            peak=cell.peak,
+            **dict(zip(KEY_FIELDS, key, strict=True)),
+        )
+        for key, cell in cells.items()
+    ]
+    Rollup.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=UNIQUE_FIELDS, update_fields=["value", "peak", "gauge"]
+    )
+    return len(rows)

@@ -1,0 +1,69 @@
+"""POST /v1/metrics: a gateway's collector pushes its own metrics (OTLP/HTTP, protobuf, maybe gzip).
+
+Thin and asynchronous: load shedding first (503 + Retry-After past FLOWGATE_TELEMETRY_MAX_INFLIGHT
+requests in this process), then everything else (credential lookup, gunzip, protobuf decoding, the
+database work) in a worker thread, never on the event loop that also serves OpAMP WebSockets.
+The body itself is bounded before the application sees it (flowgate_site/body_limits.py).
+"""
+
+import logging
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from telemetry_app import services
+
+logger = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+
+
+class Inflight:
+    """Requests of this endpoint being handled by this process (counted on the event loop: no lock)."""
+
+    count = 0
+
+    def __enter__(self):
+        Inflight.count += 1
+
+    def __exit__(self, *exc):
+        Inflight.count -= 1
+
+
+@csrf_exempt
+@require_POST
+async def metrics(request):
+    if Inflight.count >= settings.FLOWGATE_TELEMETRY_MAX_INFLIGHT:
+        logger.warning("telemetry load shedding: %d requests in flight", Inflight.count)
+        return unavailable("too many telemetry requests in flight")
+    with Inflight():
+        if request.content_type != PROTOBUF:
+            return plain(415, f"OTLP/HTTP metrics need Content-Type: {PROTOBUF}")
+        try:
+            data = await database_sync_to_async(handle, thread_sensitive=False)(request)
+        except services.Refusal as refusal:
+            if refusal.status == 401:
+                return plain(401, refusal.args[0], {"WWW-Authenticate": 'Bearer realm="flowgate-telemetry"'})
+            return plain(refusal.status, refusal.args[0])
+        except DatabaseError:
+            logger.exception("could not store gateway telemetry: the database failed")
+            return unavailable("the database is unavailable")
+        return HttpResponse(data, content_type=PROTOBUF)
+
+
+def handle(request) -> bytes:
+    credential = services.authenticate(request.headers.get("Authorization", ""))
+    return services.store(credential, request)
+
+
+def plain(status, text, headers=None):
+    return HttpResponse(text + "\n", content_type="text/plain; charset=utf-8", status=status, headers=headers)
+
+
+def unavailable(text):
+    retry = settings.FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS
+    return plain(503, f"{text}; retry in {retry} s", {"Retry-After": str(retry)})
