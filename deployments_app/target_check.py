@@ -13,6 +13,10 @@ are missing, and runs when:
   settings.FLOWGATE_COLLECTOR_BINARY is set), and moves the deployment on to rolling out or
   ends it "refused" with the per-gateway errors.
 
+A gateway that applied this very config before (same hash; `applied_before`) is not refused for it:
+rolling back to a config it ran (actions.roll_back_to_version) is never blocked by its component
+report, and if it cannot run it any more the gateway's own report says so.
+
 Gateways that never reported their components (never connected, or a collector without the
 capability) are checked against the upstream otelcol-contrib catalogue, as POST /validation does,
 and are named in a warning: the portal cannot know what they run, and refusing every deployment
@@ -29,7 +33,8 @@ from django.utils import timezone
 from core_app import audit
 from core_app.roles import Role, has_role
 from deployments_app import rollout
-from deployments_app.models import Deployment, DeploymentStatus, EventKind
+from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, EventKind, TargetStatus
+from gateways_app.models import Gateway, RemoteConfigStatus
 from templates_app import collector_check
 from templates_app.components import SECTIONS, reported_types
 from templates_app.config_schema import id_problem, singular
@@ -129,13 +134,33 @@ def check(org, version, gateways, *, deep=False):
             for source in scope.sources:
                 if not source.has(section, type_name):
                     lacking.setdefault(source.gateway, set()).add(f"{singular(section)} {type_name}")
+    ran_it = applied_before(version, [gateway.pk for gateway in lacking])
     result.missing = [
         {"gateway": str(gateway.pk), "gateway_name": gateway.name, "missing": sorted(names)}
         for gateway, names in sorted(lacking.items(), key=lambda item: item[0].name)
+        if gateway.pk not in ran_it
     ]
     if deep:
         _deep_check(version, result)
     return result
+
+
+def applied_before(version, gateway_ids):
+    """Ids of these gateways that applied this very config (same hash) in a deployment, or report it applied now.
+
+    They are not refused for it, whatever their component report says now: rolling back to a
+    config a gateway ran (actions.roll_back_to_version, or deploying an old version again) must
+    not be blocked by the check, and if the gateway cannot run it any more, its report says so.
+    """
+    if not gateway_ids:
+        return set()
+    applied = DeploymentTarget.objects.filter(
+        gateway_id__in=gateway_ids, status=TargetStatus.APPLIED, deployment__template_version__sha256=version.sha256
+    ).values_list("gateway_id", flat=True)
+    running = Gateway.objects.filter(
+        pk__in=gateway_ids, remote_config_hash=version.sha256, remote_config_status=RemoteConfigStatus.APPLIED
+    ).values_list("pk", flat=True)
+    return set(applied) | set(running)
 
 
 def _deep_check(version, result):

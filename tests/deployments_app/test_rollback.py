@@ -8,11 +8,12 @@ refused when nothing could return); desired and reported state stay consistent, 
 import pytest
 
 from core_app.models import AuditLog, Strategy
-from deployments_app import actions, reconciliation, tasks
+from deployments_app import actions, reconciliation, target_check, tasks
 from deployments_app.models import Deployment, DeploymentStatus, EventKind
 from gateways_app.models import Gateway, GatewayStatus
 from templates_app.models import sha256_of
-from tests.deployments_app.conftest import make_gateway
+from tests.deployments_app.components import CONFIG, FULL, NO_OTLP_OUT
+from tests.deployments_app.conftest import make_gateway, make_version
 from tests.deployments_app.engine import (
     FAILED,
     OLD,
@@ -193,3 +194,22 @@ def test_reconcile_ticks_a_rolling_back_deployment(org, alice, new):
     counts = reconciliation.reconcile(now=at(61))
     assert (counts["ticked"], counts["finished"]) == (1, 1)
     assert Deployment.objects.get(pk=deployment.pk).status == DeploymentStatus.ROLLED_BACK
+
+
+def test_rolling_back_to_a_version_a_gateway_ran_is_not_refused_by_the_component_check(org, alice):
+    """The check against the targets (issue 13, point 1) must not block a rollback to a known-good config."""
+    gateways = [make_gateway(org, "edge-1", status=GatewayStatus.ONLINE, available_components=FULL)]
+    v1 = make_version(org, name="edge", config_yaml=CONFIG)
+    v2 = make_version(org, name="edge", config_yaml=CONFIG + "# v2\n", number=2)
+    for version in (v1, v2):
+        deployment = tick(deploy(org, alice, version, gateways, strategy=Strategy.ALL_AT_ONCE), 0)
+        report_sent(deployment, version)
+        assert tick(deployment, 5).status == DeploymentStatus.SUCCEEDED
+    # Its collector now reports fewer components: a config it never ran is refused…
+    Gateway.objects.update(available_components=NO_OTLP_OUT)
+    v3 = make_version(org, name="edge", config_yaml=CONFIG + "# v3\n", number=3)
+    with pytest.raises(target_check.TargetsRefused):
+        deploy(org, alice, v3, gateways)
+    # …but going back to v1, which it applied, is not.
+    deployment = actions.roll_back_to_version(v1, user=alice, now=at(100))
+    assert target_check.validate(deployment.pk, now=at(101)).status == DeploymentStatus.ROLLING_OUT
