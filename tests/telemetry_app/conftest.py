@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
@@ -15,6 +16,13 @@ DATA = Path(__file__).resolve().parent / "data"
 PROTOBUF = "application/x-protobuf"
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+
+
+@pytest.fixture(autouse=True)
+def no_persistent_thread_connections(monkeypatch):
+    """The view's worker threads close their database connections after each call (as tests/opamp_app does):
+    otherwise they outlive the test (CONN_MAX_AGE) and the test database cannot be dropped."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
 @pytest.fixture
