@@ -13,11 +13,11 @@ What it does, by the spec (shared/reference/opamp-spec/specification.md):
 - Token rotation (spec: OpAMP Connection Setting Offer Flow), when the agent can save tokens
   (`save_tokens`): the client announces AcceptsOpAMPConnectionSettings and
   ReportsConnectionSettingsStatus. An offered `Authorization: Bearer <token>` header other than
-  ours is saved as the candidate (agent.save_tokens, an atomic write), reported APPLYING, and the
-  client reconnects with it. When the server accepts it, it becomes the token (saved) and
-  APPLIED is reported; when the server refuses it (401), it is dropped, the client reconnects
-  with its old token and reports FAILED. A candidate found at start (a crash mid-way) is tried
-  first, the same way.
+  ours is saved as the candidate (agent.save_tokens, an atomic write) and the client reconnects
+  with it at once (over HTTP the next request uses it and carries APPLYING). When the server
+  accepts it, it becomes the token (saved) and APPLIED is reported; when the server refuses it
+  (401), it is dropped, the client reconnects with its old token and reports FAILED. A candidate
+  found at start (a crash mid-way) is tried first, the same way.
 - A reply triggers a message only when something changed (no echo loops).
 - Reconnects with exponential backoff and jitter; UNAVAILABLE (RetryInfo), HTTP 429/503 and
   their Retry-After set the wait instead. `transport="auto"` starts on WebSocket and switches to
@@ -367,12 +367,14 @@ class OpAMPClient:
                 await ws.send(framing.encode(self.next_message(disconnect=True), MAX_MESSAGE_BYTES))
                 logger.info("sent AgentDisconnect")
                 return
+            if self.switching:
+                # Reconnect with the candidate now. APPLYING is not sent on this connection: the
+                # server could store it after the new connection's APPLIED (two connections of
+                # one gateway write in no set order), leaving the gateway shown as "applying".
+                raise SwitchToken()
             if self.dirty or time.monotonic() - last_sent >= self.heartbeat:
-                switching = self.switching
                 await ws.send(framing.encode(self.next_message(), MAX_MESSAGE_BYTES))
                 last_sent = time.monotonic()
-                if switching:  # APPLYING is sent: now reconnect with the candidate
-                    raise SwitchToken()
             waiter = asyncio.ensure_future(self.wake.wait())
             timeout = max(0.0, last_sent + self.heartbeat - time.monotonic())
             await asyncio.wait({waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -276,3 +276,10 @@ def test_the_settings_page_and_the_api_offer_the_rotation_settings(alice, api_cl
     response = api_client.patch(f"/api/v1/settings/{org.slug}/", {"opamp_token_rotate_days": 400}, format="json")
     assert response.status_code == 400
     assert "less than the OpAMP token lifetime" in str(response.json())
+
+
+def test_a_gateway_with_a_token_on_offer_can_be_deleted(api_client, rotating):
+    services.issue_opamp_token(rotating)
+    rotation.rotate(rotating)
+    assert api_client.delete(f"/api/v1/gateways/{rotating.pk}/").status_code == 204
+    assert not OpAMPToken.objects.filter(gateway_id=rotating.pk).exists()
