@@ -1,10 +1,11 @@
 """Token rotation over OpAMP with real processes (issue 13, point 6): Daphne (PostgreSQL, Redis), the
 real supervisor `python -m gateway` managing the real otelcol-contrib.
 
-Re-issuing the token through the API: the connected supervisor is offered the new token in
-ConnectionSettingsOffers.opamp, saves it (identity.json, atomically), reconnects with it and
-reports APPLIED; the portal records the rotation and the old token is refused from then on. The
-gateway never loses its connection for good, and a restart comes back with the new token.
+Re-issuing the token through the API: the connected supervisor (over WebSocket, or polling over
+plain HTTP) is offered the new token in ConnectionSettingsOffers.opamp, saves it (identity.json,
+atomically), reconnects with it and reports APPLIED; the portal records the rotation and the old
+token is refused from then on. The gateway never loses its connection for good, and a restart
+comes back with the new token.
 
 Without PostgreSQL and REDIS_URL the test skips locally and fails when CI=true (tests/live.py).
 """
@@ -15,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from core_app.models import AuditLog
+from core_app.models import AuditLog, OrgSettings
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import create_registration_token
 from opamp_core.proto import opamp_pb2
@@ -51,13 +52,18 @@ def opamp_status(portal_url, token, uid):
         return error.code
 
 
-def test_a_reissued_token_reaches_the_connected_gateway_over_opamp(system, org, alice, tmp_path, collector_binary):
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+def test_a_reissued_token_reaches_the_connected_gateway_over_opamp(
+    system, org, alice, tmp_path, collector_binary, transport
+):
+    # Plain-HTTP agents hear of the offer at their next poll: poll every 5 s, not 30.
+    OrgSettings.objects.update_or_create(organization=org, defaults={"heartbeat_interval_seconds": 5})
     _, registration = create_registration_token(org, name="rotation", created_by=alice)
     state_dir, base = tmp_path / "state", tmp_path / "base.yaml"
     base.write_text(telemetry_base(free_port()))
     args = [
         "--portal-url", system["daphne"].url, "--state-dir", str(state_dir), "--collector", collector_binary,
-        "--base-config", str(base), "--name", "rot-gw",
+        "--base-config", str(base), "--name", "rot-gw", "--transport", transport,
     ]  # fmt: skip
     gateway = GatewayProcess(*args, "--registration-token", registration)
     restarted = None
