@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
@@ -121,11 +121,24 @@ def page_not_found(request, exception=None):
     return render(request, "404.html", {"reason": reason}, status=404)
 
 
+def bad_request(request, exception=None):
+    """The product's 400 (a host the portal does not serve, a suspicious request), never Django's plain text."""
+    if request.path.startswith(errors.API_PREFIX):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    # Rendered without the request: the middleware that failed (a disallowed host) ran before the one adding the
+    # user the context processors read.
+    return HttpResponseBadRequest(loader.get_template("400.html").render({}))
+
+
 def permission_denied(request, exception=None):
+    if request.path.startswith(errors.API_PREFIX):
+        return JsonResponse({"detail": "You do not have permission to perform this action."}, status=403)
     return render(request, "403.html", {"reason": _reason(exception)}, status=403)
 
 
 def server_error(request):
+    if request.path.startswith(errors.API_PREFIX):
+        return JsonResponse({"detail": "Server error."}, status=500)
     # Rendered without the request: no context processor may query a database that may be the failure.
     return HttpResponseServerError(loader.get_template("500.html").render({}))
 

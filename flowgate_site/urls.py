@@ -38,7 +38,9 @@ urlpatterns = [
     path("gateways/", include("gateways_app.urls")),
 ]
 
-# Error pages a person can act on, never a stack trace (flowgate_site/templates/{403,404,500}.html).
+# Error pages a person can act on, never a stack trace (flowgate_site/templates/{400,403,404,500}.html; a failed CSRF
+# check renders 403_csrf.html, Django's own hook); under /api/ they answer JSON.
+handler400 = "core_app.views.bad_request"
 handler403 = "core_app.views.permission_denied"
 handler404 = "core_app.views.page_not_found"
 handler500 = "core_app.views.server_error"

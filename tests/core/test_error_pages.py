@@ -5,6 +5,8 @@ and the absolute path of every urls.py. None of that may reach a stranger, whate
 point: pages, API, admin, static files.
 """
 
+import json
+
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -109,3 +111,50 @@ def test_the_diff_page_of_a_template_without_versions_explains_why(alice, org):
     response = signed_in(alice).get(reverse("templates:diff", args=[template.pk]))
     assert response.status_code == 404
     assert b"This template has no version yet." in response.content
+
+
+# The product's own page for every error a person can meet with DEBUG off (make run, production), not Django's
+# built-in text: a form posted after its CSRF cookie went (403), a host the portal does not serve (400); the API
+# keeps answering JSON, whatever the status.
+DJANGO_DEFAULT_TEXT = ("CSRF verification failed", "More information is available with DEBUG=True", "Bad Request (400)")
+
+
+def assert_product_page(response, status):
+    body = response.content.decode()
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("text/html")
+    assert "· FlowGate</title>" in body and "flowgate/pages" in body, body[:300]
+    for text in DJANGO_DEFAULT_TEXT:
+        assert text not in body, (text, body[:500])
+
+
+@pytest.mark.parametrize("path", ["/login/", "/admin/login/"])
+@pytest.mark.django_db
+def test_a_form_posted_without_its_csrf_cookie_gets_the_product_403(path):
+    response = Client(enforce_csrf_checks=True).post(path, {"username": "a", "password": "b"})
+    assert_product_page(response, 403)
+    assert "Reload the page" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_unknown_host_gets_the_product_400():
+    assert_product_page(Client().get("/login/", HTTP_HOST="not-this-portal.example"), 400)
+
+
+@pytest.mark.parametrize(
+    ("handler", "status"),
+    [("bad_request", 400), ("permission_denied", 403), ("page_not_found", 404), ("server_error", 500)],
+)
+def test_the_api_keeps_json_errors_from_every_handler(handler, status):
+    from django.core.exceptions import PermissionDenied
+    from django.test import RequestFactory
+
+    from core_app import views
+
+    request = RequestFactory().get("/api/v1/gateways/")
+    arguments = () if handler == "server_error" else (PermissionDenied("secret internals"),)
+    response = getattr(views, handler)(request, *arguments)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert "secret internals" not in response.content.decode()
+    assert set(json.loads(response.content)) == {"detail"}
