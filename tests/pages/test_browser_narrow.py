@@ -125,9 +125,7 @@ def sign_in(browser, server, viewport):
     return page
 
 
-def test_no_operator_page_scrolls_sideways_at_390_px_and_the_sidebar_is_behind_a_toggle(
-    browser, server, fleet, shots
-):
+def test_no_operator_page_scrolls_sideways_at_390_px_and_the_sidebar_is_behind_a_toggle(browser, server, fleet, shots):
     page = sign_in(browser, server, NARROW)
     wide = {}
     for path in operator_pages(fleet):
