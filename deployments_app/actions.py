@@ -2,14 +2,14 @@
 
 Each one locks the deployment row, checks that its status allows the action (else
 TransitionRefused, which the API answers with 409), changes it and writes a timeline event
-and an audit entry (rollout.Run.event). The API, the admin and the pages call these.
+and an audit entry (runs.Run.event). The API, the admin and the pages call these.
 """
 
 from django.db import transaction
 from django.utils import timezone
 
 from core_app import audit
-from deployments_app import rollback, rollout, services
+from deployments_app import rollback, rollout, runs, services
 from deployments_app.models import DeploymentStatus, EventKind, TargetStatus
 from gateways_app.models import Gateway
 
@@ -39,7 +39,7 @@ def pause(deployment_id, *, user=None, request=None, now=None):
     """Stop sending new batches (and ticking) until resumed. Only a rolling-out deployment pauses."""
     now = now or timezone.now()
     with transaction.atomic():
-        run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
+        run = runs.Run(runs.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
         if deployment.status != DeploymentStatus.ROLLING_OUT:
             raise TransitionRefused(f"Only a rolling-out deployment can be paused; this one is {_status(deployment)}.")
@@ -53,14 +53,14 @@ def resume(deployment_id, *, user=None, request=None, now=None):
     """Go on rolling out a paused deployment; its next tick runs after the commit."""
     now = now or timezone.now()
     with transaction.atomic():
-        run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
+        run = runs.Run(runs.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
         if deployment.status != DeploymentStatus.PAUSED:
             raise TransitionRefused(f"Only a paused deployment can be resumed; this one is {_status(deployment)}.")
         deployment.status = DeploymentStatus.ROLLING_OUT
         run.event(EventKind.RESUMED, f"Resumed{_by(user)}.")
         run.save()
-        rollout.queue_tick(deployment.pk)
+        runs.queue_tick(deployment.pk)
     return deployment
 
 
@@ -72,7 +72,7 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
     """
     now = now or timezone.now()
     with transaction.atomic():
-        run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
+        run = runs.Run(runs.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
         if deployment.status == DeploymentStatus.ROLLING_BACK:
             raise TransitionRefused("This deployment is rolling back: nothing to cancel.")
@@ -81,7 +81,7 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
         if deployment.status in (DeploymentStatus.ROLLING_OUT, DeploymentStatus.PAUSED):
             rollout.observe(run)
         unsent = [target for target in run.targets if target.status == TargetStatus.PENDING]
-        waiting = [target for target in unsent if rollout.was_assigned(run, target)]
+        waiting = [target for target in unsent if runs.was_assigned(run, target)]
         error = "Not sent: cancelled while its gateway was offline."
         rollback.withdraw(run, waiting, error)
         for target in unsent:
@@ -89,7 +89,7 @@ def cancel(deployment_id, *, user=None, request=None, now=None):
             run.changed(target)
         message = f"Cancelled{_by(user)}: {len(unsent)} target(s) were never sent"
         message += f" ({len(waiting)} waiting offline got their previous config back)." if waiting else "."
-        rollout.finish(run, DeploymentStatus.CANCELLED, EventKind.CANCELLED, message, count=len(unsent))
+        runs.finish(run, DeploymentStatus.CANCELLED, EventKind.CANCELLED, message, count=len(unsent))
         run.save()
     return deployment
 
@@ -103,7 +103,7 @@ def roll_back(deployment_id, *, user=None, request=None, now=None):
     """
     now = now or timezone.now()
     with transaction.atomic():
-        run = rollout.Run(rollout.lock(deployment_id), now, user=user, request=request)
+        run = runs.Run(runs.lock(deployment_id), now, user=user, request=request)
         deployment = run.deployment
         if deployment.status in NOT_STARTED:
             raise TransitionRefused("Nothing has been sent yet: cancel this deployment instead.")

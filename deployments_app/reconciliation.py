@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from deployments_app import rollout
+from deployments_app import rollout, runs
 from deployments_app.models import Deployment
 from gateways_app.models import Gateway, GatewayStatus
 from gateways_app.services import redeliver_desired_config
@@ -29,7 +29,7 @@ def claim_next_tick(deployment_id, *, now=None):
     now = now or timezone.now()
     seconds = settings.FLOWGATE_ROLLOUT_TICK_SECONDS
     due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + timedelta(seconds=seconds / 4))
-    active = Deployment.objects.filter(pk=deployment_id, status__in=rollout.TICKING)
+    active = Deployment.objects.filter(pk=deployment_id, status__in=runs.TICKING)
     return bool(active.filter(due).update(next_tick_at=now + timedelta(seconds=seconds)))
 
 
@@ -48,7 +48,7 @@ def reconcile(*, now=None):
     """
     now = now or timezone.now()
     counts = {"ticked": 0, "restarted": 0, "finished": 0, "failed": 0}
-    for deployment_id in Deployment.objects.filter(status__in=rollout.TICKING).values_list("pk", flat=True):
+    for deployment_id in Deployment.objects.filter(status__in=runs.TICKING).values_list("pk", flat=True):
         try:
             outcome = reconcile_one(deployment_id, now)
         except Exception:
@@ -69,13 +69,13 @@ def reconcile(*, now=None):
 def reconcile_one(deployment_id, now):
     """Tick one rolling-out (or back) deployment, restart its tick chain if lost: "finished", "restarted" or None."""
     run = rollout.advance(deployment_id, now=now)
-    if run.deployment.status not in rollout.TICKING:
+    if run.deployment.status not in runs.TICKING:
         return "finished"
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return None  # no broker, no chains: the server's embedded beat ticks (flowgate_site/embedded_beat.py)
     stale = now - timedelta(seconds=max(3 * settings.FLOWGATE_ROLLOUT_TICK_SECONDS, 10))
     if run.deployment.next_tick_at is None or run.deployment.next_tick_at < stale:
-        rollout.request_tick(deployment_id)
+        runs.request_tick(deployment_id)
         return "restarted"
     return None
 

@@ -24,7 +24,7 @@ as not possible when automatic: the deployment stays `failed`.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from deployments_app import rollout
+from deployments_app import runs
 from deployments_app.models import DeploymentStatus, EventKind, Outcome, RollbackState, TargetStatus
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
 from gateways_app.services import assign_desired_config
@@ -49,7 +49,7 @@ def plan(run):
     the version, and asking again must say so, not that nothing was changed.
     """
     again = ("", RollbackState.KEPT)
-    assigned = [target for target in run.targets if rollout.was_assigned(run, target) and target.rollback in again]
+    assigned = [target for target in run.targets if runs.was_assigned(run, target) and target.rollback in again]
     ours = still_ours(run, assigned)
     groups = {state: [] for state in RollbackState.values}
     for target in assigned:
@@ -85,8 +85,8 @@ def start(run, prefix, *, refuse_if_nothing=True):
         run.event(
             EventKind.ROLLBACK_STARTED,
             f"{prefix}: not possible. {message}",
-            kept=rollout.names(kept),
-            left_alone=rollout.names(left_alone),
+            kept=runs.names(kept),
+            left_alone=runs.names(left_alone),
         )
         return False
     give_back(run, returning + withdrawn)
@@ -101,7 +101,7 @@ def start(run, prefix, *, refuse_if_nothing=True):
     deployment.next_tick_at = None
     if returning:
         deployment.status, deployment.finished_at = DeploymentStatus.ROLLING_BACK, None
-        rollout.queue_tick(deployment.pk)
+        runs.queue_tick(deployment.pk)
     else:
         deployment.status, deployment.finished_at = DeploymentStatus.ROLLED_BACK, run.now
     parts = [f"{len(returning)} target(s) are returning to their previous config"]
@@ -115,10 +115,10 @@ def start(run, prefix, *, refuse_if_nothing=True):
         EventKind.ROLLBACK_STARTED,
         f"{prefix}: " + "; ".join(parts) + ".",
         count=len(returning),
-        returning=rollout.names(returning),
-        withdrawn=rollout.names(withdrawn),
-        kept=rollout.names(kept),
-        left_alone=rollout.names(left_alone),
+        returning=runs.names(returning),
+        withdrawn=runs.names(withdrawn),
+        kept=runs.names(kept),
+        left_alone=runs.names(left_alone),
     )
     return True
 
@@ -148,7 +148,7 @@ def withdraw(run, targets, error):
 def nothing_message(kept, left_alone, version):
     parts = []
     if kept:
-        gateways = ", ".join(rollout.names(kept))
+        gateways = ", ".join(runs.names(kept))
         parts.append(
             f"{len(kept)} target(s) had no config before this deployment and keep {version} ({gateways}): "
             "OpAMP cannot take a config back; deploy another version to replace it."
@@ -191,10 +191,10 @@ def advance(run):
             EventKind.RESTORED,
             f"{len(restored)} target(s) applied their previous config.",
             count=len(restored),
-            gateways=rollout.names(restored),
+            gateways=runs.names(restored),
         )
     if failed:
-        errors = {target.gateway.name: target.rollback_error for target in failed[: rollout.NAMES_IN_EVENT]}
+        errors = {target.gateway.name: target.rollback_error for target in failed[: runs.NAMES_IN_EVENT]}
         message = f"{len(failed)} target(s) did not get their previous config back."
         run.event(EventKind.ROLLBACK_FAILED, message, count=len(failed), errors=errors)
     if any(target.rollback == RollbackState.RETURNING for target in run.targets):
@@ -205,7 +205,7 @@ def advance(run):
     message += f"; {len(not_done)} did not get it back." if not_done else "."
     deployment = run.deployment
     deployment.status, deployment.finished_at, deployment.next_tick_at = DeploymentStatus.ROLLED_BACK, run.now, None
-    run.event(EventKind.ROLLED_BACK, message, count=len(done), failed=rollout.names(not_done))
+    run.event(EventKind.ROLLED_BACK, message, count=len(done), failed=runs.names(not_done))
 
 
 def observe_target(run, target):

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from core_app import audit
 from core_app.roles import Role, has_role
-from deployments_app import rollout
+from deployments_app import rollout, runs
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, EventKind, TargetStatus
 from gateways_app.models import Gateway, RemoteConfigStatus
 from templates_app import collector_check
@@ -213,7 +213,7 @@ def validate(deployment_id, *, now=None, deep=True):
     result = check(deployment.organization, version, gateways, deep=deep)
     now = now or timezone.now()
     with transaction.atomic():
-        run = rollout.Run(rollout.lock(deployment_id), now)
+        run = runs.Run(runs.lock(deployment_id), now)
         deployment = run.deployment
         if deployment.status != DeploymentStatus.VALIDATING:
             return deployment
@@ -266,7 +266,7 @@ def _refuse(run, reason, result):
 
 def _event_data(result):
     return {
-        "missing": {row["gateway_name"]: row["missing"] for row in result.missing[: rollout.NAMES_IN_EVENT]},
-        "unreported": result.unreported[: rollout.NAMES_IN_EVENT],
+        "missing": {row["gateway_name"]: row["missing"] for row in result.missing[: runs.NAMES_IN_EVENT]},
+        "unreported": result.unreported[: runs.NAMES_IN_EVENT],
         "deep_check": result.deep_check["status"],
     }

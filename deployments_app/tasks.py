@@ -13,7 +13,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from deployments_app import reconciliation, rollout, target_check
+from deployments_app import reconciliation, rollout, runs, target_check
 from deployments_app.models import Deployment, DeploymentStatus
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def advance_rollout(deployment_id):
         run = rollout.advance(deployment_id)
     except Deployment.DoesNotExist:
         return None  # deleted (its organization was): nothing left to do
-    if run.deployment.status not in rollout.TICKING:
+    if run.deployment.status not in runs.TICKING:
         return run.deployment.status
     # Run in-process (eager mode, no broker): a "later" tick would run at once, recursively; reconcile ticks instead.
     if not advance_rollout.request.is_eager and reconciliation.claim_next_tick(deployment_id):
@@ -70,7 +70,7 @@ def tick_rollouts():
     Only scheduled without a broker (CELERY_BEAT_SCHEDULE's tick-rollouts entry, run by the
     server's embedded beat): there is no worker to run the chains then.
     """
-    rolling_out = Deployment.objects.filter(status__in=rollout.TICKING).values_list("pk", flat=True)
+    rolling_out = Deployment.objects.filter(status__in=runs.TICKING).values_list("pk", flat=True)
     ids = [str(pk) for pk in rolling_out]
     for deployment_id in ids:
         try:
