@@ -165,3 +165,15 @@ def test_series_not_reported_for_days_are_forgotten(gateway):
     assert list(SeriesState.objects.get(gateway=gateway).series) == [
         "otelcol_receiver_accepted_log_records|receiver=other,transport="
     ]
+
+
+def test_a_counter_that_did_not_move_writes_no_row(gateway):
+    for time_ns in (at(51, 0), at(52, 0)):
+        request = request_of(
+            counter("otelcol_exporter_send_failed_spans", 0, start_ns=T0, time_ns=time_ns, exporter="otlp"),
+            counter("otelcol_exporter_sent_spans", 7, start_ns=T0, time_ns=time_ns, exporter="otlp"),
+            gauge("otelcol_exporter_queue_size", 0, time_ns=time_ns, exporter="otlp", data_type="traces"),
+        )
+        ingest(gateway, request)
+    rows = {(row.bucket.strftime("%H:%M"), row.measure, row.value) for row in Rollup.objects.all()}
+    assert rows == {("11:51", "sent", 7), ("11:51", "queue_size", 0), ("11:52", "queue_size", 0)}
