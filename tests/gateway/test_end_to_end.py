@@ -92,7 +92,9 @@ def run_scenario(system, org, alice, gateway):
     # The rollout engine frees the gateway for the next deployment once its target is applied.
     wait_until(lambda: DeploymentTarget.objects.filter(gateway=row, status=TargetStatus.APPLIED).exists(), "target")
     _, pid, _ = collector_state("e2e-gw")
-    bad = deploy(system["api"], template, 2, broken_config(log, sink.url), row, auto_rollback=False)
+    # The portal refuses a version whose components the gateway lacks (issue 13); an owner forces it
+    # here to prove the gateway refuses it safely too.
+    bad = deploy(system["api"], template, 2, broken_config(log, sink.url), row, auto_rollback=False, force=True)
     row = wait_until(lambda: Gateway.objects.filter(name="e2e-gw", remote_config_status="failed").first(), "FAILED")
     assert row.remote_config_hash == bad.sha256
     assert 'unknown type: "otlp"' in row.remote_config_error  # the collector's own words
