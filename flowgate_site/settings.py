@@ -349,6 +349,8 @@ FLOWGATE_TELEMETRY_MAX_BODY_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_BODY_BYTES",
 FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES", 16 * 1024 * 1024)
 FLOWGATE_TELEMETRY_MAX_INFLIGHT = env_int("FLOWGATE_TELEMETRY_MAX_INFLIGHT", 32)
 FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS = env_int("FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS", 15)
+# Refused telemetry credentials per address; past it the address gets 429 before any credential lookup.
+FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE = env_str("FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE", "120/m")
 # Request bodies, refused with 413 by `python -m flowgate_site.serve` while they arrive, before the
 # application reads them (flowgate_site/body_limits.py, docs/security.md "Request body limits"):
 # "path-prefix=bytes" items, the longest matching prefix wins; any other path gets the default, which

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core_app import audit
 from telemetry_app.models import TelemetryCredential
 
 SCHEME = "fgt"
@@ -58,9 +59,16 @@ def issue(gateway, now=None) -> TelemetryCredential:
     return row
 
 
-def rotate(gateway, now=None) -> TelemetryCredential:
-    """Replace the gateway's credential (after a leak, or on a schedule); the caller offers the new one."""
-    return issue(gateway, now)
+def rotate(gateway, now=None, *, user=None) -> TelemetryCredential:
+    """Replace the gateway's credential (after a leak, or on a schedule), audited; the OpAMP offer carries the new one.
+
+    The replaced one works for the organization's grace period (opamp_token_grace_minutes), then is refused.
+    """
+    row = issue(gateway, now)
+    audit.record(
+        gateway.organization, "gateway.telemetry_credential_rotated", gateway, user=user, changes={"prefix": row.prefix}
+    )
+    return row
 
 
 def current(gateway) -> TelemetryCredential:

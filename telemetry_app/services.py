@@ -7,20 +7,30 @@ import zlib
 
 from django.conf import settings
 
+from core_app import ratelimit
 from telemetry_app import credentials, otlp, rollups
+
+AUTH_FAILURES = "telemetry-auth-failures"
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
-def authenticate(authorization: str):
-    """The TelemetryCredential of an `Authorization: Bearer fgt_…` header, or Refusal(401)."""
+def authenticate(authorization: str, client: str):
+    """The TelemetryCredential of an `Authorization: Bearer fgt_…` header, or Refusal: 401 for a refused one
+    (counted against the client's address), 429 once the address is over FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE."""
+    rate = ratelimit.setting_rate("FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE")
+    verdict = ratelimit.peek(AUTH_FAILURES, client, rate)
+    if not verdict.allowed:
+        raise Refusal(429, "too many refused telemetry credentials from this address", verdict.retry_after)
     try:
         return credentials.verify(credentials.parse_bearer(authorization))
     except credentials.CredentialError as error:
+        ratelimit.hit(AUTH_FAILURES, client, rate)
         raise Refusal(401, str(error)) from None
 
 

@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core_app.ratelimit import client_address
 from telemetry_app import services
 
 logger = logging.getLogger(__name__)
@@ -46,9 +47,12 @@ async def metrics(request):
         try:
             data = await database_sync_to_async(handle, thread_sensitive=False)(request)
         except services.Refusal as refusal:
+            headers = {}
             if refusal.status == 401:
-                return plain(401, refusal.args[0], {"WWW-Authenticate": 'Bearer realm="flowgate-telemetry"'})
-            return plain(refusal.status, refusal.args[0])
+                headers["WWW-Authenticate"] = 'Bearer realm="flowgate-telemetry"'
+            if refusal.retry_after is not None:
+                headers["Retry-After"] = str(refusal.retry_after)
+            return plain(refusal.status, refusal.args[0], headers)
         except DatabaseError:
             logger.exception("could not store gateway telemetry: the database failed")
             return unavailable("the database is unavailable")
@@ -56,7 +60,7 @@ async def metrics(request):
 
 
 def handle(request) -> bytes:
-    credential = services.authenticate(request.headers.get("Authorization", ""))
+    credential = services.authenticate(request.headers.get("Authorization", ""), client_address(request))
     return services.store(credential, request)
 
 

@@ -34,6 +34,8 @@ from deployments_app.models import Deployment, DeploymentTarget
 from deployments_app.services import create_deployment
 from gateways_app.models import Gateway, OpAMPToken, RegistrationToken, Tag
 from gateways_app.services import create_registration_token
+from telemetry_app import credentials
+from telemetry_app.models import TelemetryCredential
 from templates_app.models import ConfigTemplate, TemplateVersion
 
 CONFIG = "receivers:\n  otlp:\n    protocols:\n      grpc: {}\n"
@@ -95,6 +97,7 @@ def populate(org, owner):
         RegistrationToken: token,
         Deployment: deployment,
         DeploymentTarget: deployment.targets.get(),
+        TelemetryCredential: credentials.issue(gateway),
     }
 
 

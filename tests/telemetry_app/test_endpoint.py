@@ -3,6 +3,7 @@
 The view does its work in worker threads, so the tests commit their data (`transaction=True`).
 """
 
+import asyncio
 import gzip
 import zlib
 from datetime import timedelta
@@ -164,3 +165,29 @@ def test_points_outside_the_kept_range_come_back_as_partial_success(client, cred
 
 def test_get_is_not_allowed(client):
     assert client.get("/v1/metrics").status_code == 405
+
+
+def test_an_address_guessing_credentials_gets_429_before_any_lookup(client, credential, gateway, settings):
+    settings.FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE = "3/m"
+    for _ in range(3):
+        assert post(client, "Bearer fgt_000000000000_guess", report()).status_code == 401
+    response = post(client, credential, report())  # even a good credential, from that address
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert not Rollup.objects.exists()
+
+
+def test_the_work_runs_off_the_event_loop(client, credential, monkeypatch):
+    """Credential lookup, gunzip, decoding and writes run in a thread with no event loop running in it."""
+    handle, loops = views.handle, []
+
+    def recording_handle(request):
+        try:
+            loops.append(asyncio.get_running_loop())
+        except RuntimeError:
+            loops.append(None)
+        return handle(request)
+
+    monkeypatch.setattr(views, "handle", recording_handle)
+    assert post(client, credential, report()).status_code == 200
+    assert loops == [None]
