@@ -26,8 +26,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def collector_config(log_path, logs_endpoint, metrics_endpoint, *, authorization="", interval_ms=1000):
-    """filelog → memory_limiter → batch → otlphttp, and the collector's own metrics pushed to metrics_endpoint."""
+def collector_config(log_path, logs_endpoint, metrics_endpoint, *, authorization="", interval_ms=1000, gzip=False):
+    """filelog → memory_limiter → batch → otlphttp, and the collector's own metrics pushed to metrics_endpoint
+    (gzipped with `gzip`)."""
     indent = "\n" + " " * 16
     headers = f"{indent}headers:{indent}  - name: Authorization{indent}    value: {authorization}"
     return f"""receivers:
@@ -54,6 +55,7 @@ service:
             exporter:
               otlp:
                 protocol: http/protobuf
+                compression: {"gzip" if gzip else "none"}
                 endpoint: {metrics_endpoint}{headers if authorization else ""}
   pipelines:
     logs:

