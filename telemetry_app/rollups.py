@@ -24,6 +24,11 @@ from telemetry_app.models import Resolution, Rollup, SeriesState
 FUTURE_SLACK = timedelta(minutes=5)
 # Series not reported for this long are forgotten (a removed component): the state row stays small.
 FORGET_SERIES_AFTER = timedelta(days=2)
+# Bounds on what one gateway can make the portal keep: a collector reports a few dozen series; a report
+# past these bounds has its extra points refused (partial_success), not the whole request.
+MAX_SERIES = 2000
+MAX_ROWS_PER_REQUEST = 5000
+UPSERT_BATCH = 500  # rows per INSERT statement: 11 parameters each, far below every database's limit
 KEY_FIELDS = ("bucket", "component_kind", "component", "signal", "measure")
 UNIQUE_FIELDS = ["gateway", "resolution", *KEY_FIELDS]
 
@@ -33,10 +38,14 @@ class Outcome:
     points: int = 0  # points of the metrics we keep
     rejected: int = 0  # of those, refused (time out of range)
     rows: int = 0  # minute rows written
-    reasons: list = field(default_factory=list)
+    reasons: set = field(default_factory=set)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        self.reasons.add(reason)
 
     def message(self) -> str:
-        return "; ".join(sorted(set(self.reasons)))
+        return "; ".join(sorted(self.reasons))
 
 
 @dataclass
@@ -76,19 +85,24 @@ def accumulate(points, state: dict, *, now: datetime, oldest: datetime, outcome:
         outcome.points += 1
         bucket = minute_of(point.time_ns) if point.time_ns else None
         if bucket is None or bucket > newest or bucket < oldest:
-            outcome.rejected += 1
-            outcome.reasons.append("data point time outside the kept range")
+            outcome.reject("data point time outside the kept range")
+            continue
+        key = (bucket, point.component_kind, point.component, point.signal, point.measure)
+        cell = cells.get(key)
+        if cell is None and len(cells) >= MAX_ROWS_PER_REQUEST:
+            outcome.reject(f"more than {MAX_ROWS_PER_REQUEST} rollup rows in one request")
             continue
         if point.gauge:
             amount = point.value
         elif point.cumulative:
+            if point.series not in state and len(state) >= MAX_SERIES:
+                outcome.reject(f"more than {MAX_SERIES} series for one gateway")
+                continue
             amount = delta_of(point, state)
             if amount is None:
                 continue
         else:
             amount = point.value
-        key = (bucket, point.component_kind, point.component, point.signal, point.measure)
-        cell = cells.get(key)
         if cell is None:
             cell = cells[key] = Cell(gauge=point.gauge)
         if point.gauge:
@@ -157,12 +171,24 @@ def upsert_sql(rows: int) -> str:
 
 
 def upsert(gateway, cells: dict) -> int:
-    """Add the cells into the gateway's minute rows in one statement; the number of rows written."""
+    """Add the cells into the gateway's minute rows: one statement (per UPSERT_BATCH rows); the rows written."""
     fields = [Rollup._meta.get_field(name) for name in COLUMNS]
-    params = []
-    for key, cell in cells.items():
-        values = (gateway.organization_id, gateway.pk, Resolution.MINUTE, *key, cell.gauge, cell.value, cell.peak)
-        params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True))
+    items = list(cells.items())
     with connection.cursor() as cursor:
-        cursor.execute(upsert_sql(len(cells)), params)
-    return len(cells)
+        for start in range(0, len(items), UPSERT_BATCH):
+            batch, params = items[start : start + UPSERT_BATCH], []
+            for key, cell in batch:
+                values = (
+                    gateway.organization_id,
+                    gateway.pk,
+                    Resolution.MINUTE,
+                    *key,
+                    cell.gauge,
+                    cell.value,
+                    cell.peak,
+                )
+                params.extend(
+                    field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
+                )
+            cursor.execute(upsert_sql(len(batch)), params)
+    return len(items)

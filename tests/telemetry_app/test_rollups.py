@@ -177,3 +177,33 @@ def test_a_counter_that_did_not_move_writes_no_row(gateway):
         ingest(gateway, request)
     rows = {(row.bucket.strftime("%H:%M"), row.measure, row.value) for row in Rollup.objects.all()}
     assert rows == {("11:51", "sent", 7), ("11:51", "queue_size", 0), ("11:52", "queue_size", 0)}
+
+
+def sent_by(count, time_ns):
+    return request_of(
+        *(
+            counter("otelcol_exporter_sent_spans", 1, start_ns=T0, time_ns=time_ns, exporter=f"otlp/{n}")
+            for n in range(count)
+        )
+    )
+
+
+def test_series_past_the_bound_are_rejected_not_the_request(gateway, monkeypatch):
+    monkeypatch.setattr(rollups, "MAX_SERIES", 3)
+    outcome = ingest(gateway, sent_by(5, at(51)))
+    assert (outcome.points, outcome.rejected, outcome.rows) == (5, 2, 3)
+    assert "more than 3 series" in outcome.message()
+    assert len(SeriesState.objects.get(gateway=gateway).series) == 3
+
+
+def test_rows_past_the_bound_of_one_request_are_rejected(gateway, monkeypatch):
+    monkeypatch.setattr(rollups, "MAX_ROWS_PER_REQUEST", 4)
+    outcome = ingest(gateway, sent_by(6, at(51)))
+    assert (outcome.rejected, outcome.rows, Rollup.objects.count()) == (2, 4, 4)
+
+
+def test_many_rows_are_written_in_batches(gateway, monkeypatch):
+    monkeypatch.setattr(rollups, "UPSERT_BATCH", 2)
+    ingest(gateway, sent_by(5, at(51)))
+    ingest(gateway, sent_by(5, at(52)))
+    assert Rollup.objects.count() == 5 and set(Rollup.objects.values_list("value", flat=True)) == {1}
