@@ -308,6 +308,9 @@ FLOWGATE_COLLECTOR_BINARY = env_str("FLOWGATE_COLLECTOR_BINARY", "")
 FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS = env_int("FLOWGATE_COLLECTOR_VALIDATE_TIMEOUT_SECONDS", 10)
 # The address gateways use to reach this portal (enrollment answers with it).
 FLOWGATE_PUBLIC_URL = env_str("FLOWGATE_PUBLIC_URL", "")
+# The OpAMP URL agents reach this portal through, offered as OpAMPConnectionSettings.destination_endpoint
+# (ws/wss/http/https, checked at start by opamp_app); empty: each agent's own connection (core_app/agent_urls.py).
+FLOWGATE_OPAMP_PUBLIC_URL = env_str("FLOWGATE_OPAMP_PUBLIC_URL", "")
 # Where a gateway host pip-installs FlowGate's package (the token page prints the command,
 # gateways_app/gateway_commands.py): a pip URL such as git+https://…@v0.1.0; empty: this checkout (file://).
 FLOWGATE_GATEWAY_SOURCE = env_str("FLOWGATE_GATEWAY_SOURCE", "")

@@ -6,8 +6,10 @@ class OpampConfig(AppConfig):
     verbose_name = "Opamp"
 
     def ready(self):
+        from django.conf import settings
         from django.db.models.signals import post_save
 
+        from core_app.agent_urls import check_public_url
         from core_app.models import OrgSettings
         from gateways_app.signals import (
             desired_config_changed,
@@ -30,3 +32,6 @@ class OpampConfig(AppConfig):
         restart_requested.connect(on_restart_requested, dispatch_uid="opamp_app.push.on_restart_requested")
         opamp_token_offered.connect(on_token_offered, dispatch_uid="opamp_app.push.on_token_offered")
         post_save.connect(on_settings_saved, sender=OrgSettings, dispatch_uid="opamp_app.push.on_settings_saved")
+
+        # A wrong URL would be offered to every agent: refuse to start with it (ImproperlyConfigured).
+        check_public_url(settings.FLOWGATE_OPAMP_PUBLIC_URL)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from core_app import agent_urls
 from core_app.ratelimit import scope_address
 from gateways_app.tokens import TokenError
 from opamp_app import admission, offload, services, writes
@@ -100,7 +101,8 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             logger.exception("could not authenticate an OpAMP WebSocket: the database failed")
             await self.deny(admission.unavailable())
             return
-        self.state = services.load_state(self.agent)
+        # The OpAMP URL offered in connection settings: how this agent reached us (once per connection).
+        self.state = services.load_state(self.agent, opamp_endpoint=agent_urls.scope_endpoint(self.scope))
         self.session = protocol.Session()
         # Messages of the agent and config pushes (delivered by the registry) change state and
         # session in turn, never interleaved across an await.

@@ -110,10 +110,17 @@ def report_limits() -> convert.Limits:
     )
 
 
-def load_state(agent: Agent) -> protocol.GatewayState:
-    """The protocol's view of the agent's gateway (no query: the row came with the token)."""
+def load_state(agent: Agent, opamp_endpoint: str = "") -> protocol.GatewayState:
+    """The protocol's view of the agent's gateway (no query: the row came with the token).
+
+    `opamp_endpoint`: the OpAMP URL the agent reaches us through, offered in the connection
+    settings (the transport computes it from its connection: core_app.agent_urls).
+    """
     return protocol.GatewayState.from_gateway(
-        agent.gateway, heartbeat_interval_seconds=agent.heartbeat_interval_seconds, opamp_headers=agent.opamp_headers
+        agent.gateway,
+        heartbeat_interval_seconds=agent.heartbeat_interval_seconds,
+        opamp_headers=agent.opamp_headers,
+        opamp_endpoint=opamp_endpoint,
     )
 
 

@@ -81,9 +81,11 @@ class GatewayState:
 
     instance_uid is the 16 raw bytes (a uuid.UUID is accepted and converted), None while the
     gateway has not connected yet. desired_config_hash must be convert.config_hash(desired_config);
-    a config is only ever sent when both are non-empty. heartbeat_interval_seconds and
-    opamp_headers are not columns: the caller passes the interval it wants the agent to use (a
-    setting) and the OpAMP headers to offer it (a new token being rotated in; opamp_core.offers).
+    a config is only ever sent when both are non-empty. heartbeat_interval_seconds,
+    opamp_headers and opamp_endpoint are not columns: the caller passes the interval it wants the
+    agent to use (a setting), the OpAMP headers to offer it (a new token being rotated in;
+    opamp_core.offers) and the OpAMP URL the agent reaches the server through (the transport
+    computes it from its connection: core_app/agent_urls.py).
     """
 
     instance_uid: bytes | None = None
@@ -109,19 +111,28 @@ class GatewayState:
     connection_settings_error: str = ""
     heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS
     opamp_headers: tuple = ()
+    opamp_endpoint: str = ""
 
     def __post_init__(self):
         if isinstance(self.instance_uid, uuid.UUID):
             self.instance_uid = self.instance_uid.bytes
 
     @classmethod
-    def from_gateway(cls, gateway, *, heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS, opamp_headers=()):
+    def from_gateway(
+        cls,
+        gateway,
+        *,
+        heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS,
+        opamp_headers=(),
+        opamp_endpoint: str = "",
+    ):
         """Copy STORED_FIELDS and instance_uid from any object that has them (a Gateway row)."""
         values = {name: getattr(gateway, name) for name in STORED_FIELDS}
         return cls(
             instance_uid=gateway.instance_uid,
             heartbeat_interval_seconds=heartbeat_interval_seconds,
             opamp_headers=tuple(opamp_headers),
+            opamp_endpoint=opamp_endpoint,
             **values,
         )
 
@@ -447,9 +458,9 @@ def _put_remote_config(reply, current: GatewayState, session: Session) -> None:
     session.config_sent_against = current.remote_config_hash
 
 
-def settings_hash(heartbeat_interval_seconds: int, opamp_headers=()) -> bytes:
+def settings_hash(heartbeat_interval_seconds: int, opamp_headers=(), opamp_endpoint: str = "") -> bytes:
     """ConnectionSettingsOffers.hash of the offer to an agent that takes every part of it."""
-    return offers.offer(offers.OFFER_BITS, heartbeat_interval_seconds, opamp_headers)[0]
+    return offers.offer(offers.OFFER_BITS, heartbeat_interval_seconds, opamp_headers, opamp_endpoint)[0]
 
 
 def _put_settings_offer(reply, current: GatewayState, session: Session) -> None:
@@ -458,10 +469,12 @@ def _put_settings_offer(reply, current: GatewayState, session: Session) -> None:
     What the agent holds is what it reported (ConnectionSettingsStatus) or what this connection
     offered it last: an offer is sent once per connection and content, and again on every new
     connection until the agent reports its hash (a token being rotated in reaches an agent that
-    lost the offer with its connection). The offer carries no destination_endpoint, meaning
-    "keep connecting where you do" (see docs/opamp.md for why).
+    lost the offer with its connection). Its `opamp` part names the endpoint the agent reaches us
+    through (current.opamp_endpoint), as the spec requires.
     """
-    made = offers.offer(current.capabilities, current.heartbeat_interval_seconds, current.opamp_headers)
+    made = offers.offer(
+        current.capabilities, current.heartbeat_interval_seconds, current.opamp_headers, current.opamp_endpoint
+    )
     if made is None or session.settings_hash == made[0]:
         return
     offers.fill(reply.connection_settings, *made)

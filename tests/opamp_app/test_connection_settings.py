@@ -17,8 +17,6 @@ def test_it_offers_the_heartbeat_interval_on_the_first_message():
     reply = server_with_heartbeat(45).receive(Agent(capabilities=HEARTBEAT_CAPS).message()).reply
     assert reply.connection_settings.opamp.heartbeat_interval_seconds == 45
     assert reply.connection_settings.hash == protocol.settings_hash(45)
-    # Only the interval: an endpoint here would make some agents reconnect (see docs/opamp.md).
-    assert reply.connection_settings.opamp.destination_endpoint == ""
 
 
 def test_the_offer_hash_is_stable_and_follows_the_interval():
