@@ -7,17 +7,22 @@ What it does, by the spec (shared/reference/opamp-spec/specification.md):
   makes the next report carry the full component map (otherwise only its hash).
 - Heartbeats: an AgentToServer with nothing new, `heartbeat` seconds after the last message
   (WebSocket), or a poll at that interval (HTTP). The server's ConnectionSettingsOffers may set
-  the interval. Our server's offers carry no `destination_endpoint`: an empty endpoint means
-  "keep the current connection" (a non-empty one is ignored too: the endpoint stays the one of
-  enrollment or --opamp-url).
-- Token rotation (spec: OpAMP Connection Setting Offer Flow), when the agent can save tokens
-  (`save_tokens`): the client announces AcceptsOpAMPConnectionSettings and
-  ReportsConnectionSettingsStatus. An offered `Authorization: Bearer <token>` header other than
-  ours is saved as the candidate (agent.save_tokens, an atomic write) and the client reconnects
-  with it at once (over HTTP the next request uses it and carries APPLYING). When the server
-  accepts it, it becomes the token (saved) and APPLIED is reported; when the server refuses it
-  (401), it is dropped, the client reconnects with its old token and reports FAILED. A candidate
-  found at start (a crash mid-way) is tried first, the same way.
+  the interval.
+- Connection settings (spec: OpAMP Connection Setting Offer Flow), when the agent can save them
+  (`save_connection`): the client announces AcceptsOpAMPConnectionSettings and
+  ReportsConnectionSettingsStatus. The offer's `destination_endpoint` (the spec makes it
+  mandatory; our server names the address we reach it through) is compared with the current
+  endpoint: the same URL (default ports and a trailing slash aside) changes nothing. A different
+  one, or an `Authorization: Bearer <token>` header other than ours, is saved as the candidate
+  (agent.save_connection, one atomic write of both) and the client reconnects with it at once
+  (over HTTP the next request uses it and carries APPLYING). The transport stays ours: a
+  WebSocket client uses the ws/wss form of the endpoint, an HTTP one the http/https form. When
+  the connection works, the candidate becomes the current settings (saved) and APPLIED is
+  reported; when the server refuses the token (401) or the new endpoint cannot be reached, it is
+  dropped, the client goes back to the old settings and reports FAILED with the reason. An
+  endpoint that is not a ws/wss/http/https URL, or that would drop TLS, is refused at once
+  (FAILED), token and all. A candidate found at start (a crash mid-way) is tried first, the
+  same way. Agents that cannot save settings only take the heartbeat interval.
 - A reply triggers a message only when something changed (no echo loops).
 - Reconnects with exponential backoff and jitter; UNAVAILABLE (RetryInfo), HTTP 429/503 and
   their Retry-After set the wait instead. `transport="auto"` starts on WebSocket and switches to
@@ -40,6 +45,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 from gateway.backoff import Backoff, parse_retry_after
+from gateway.endpoints import endpoint_form, endpoint_problem, same_endpoint
 from gateway.state import uid_text
 from opamp_core import framing
 from opamp_core.proto import opamp_pb2
@@ -80,10 +86,10 @@ class UpgradeRefused(Exception):
 
 
 class SwitchToken(Exception):
-    """End this connection and reconnect at once, with the candidate token or back with the old one."""
+    """End this connection and reconnect at once, with the candidate settings or back with the old ones."""
 
 
-# What the client itself does for agents that can save tokens (agent.save_tokens).
+# What the client itself does for agents that can save connection settings (agent.save_connection).
 TOKEN_CAPABILITIES = (
     opamp_pb2.AgentCapabilities_AcceptsOpAMPConnectionSettings
     | opamp_pb2.AgentCapabilities_ReportsConnectionSettingsStatus
@@ -111,8 +117,10 @@ class OpAMPClient:
     capabilities (int), agent_description(), health(), effective_config(), remote_config_status(),
     available_components(full: bool) -> the protobuf sub-message, or None to leave it out;
     async on_remote_config(AgentRemoteConfig), async on_restart(), on_new_instance_uid(bytes);
-    optionally save_tokens(token, candidate): persist both (atomically) — the client then takes
-    new tokens offered over OpAMP (see the module docstring).
+    optionally save_connection(token, candidate, candidate_url="", urls=None): persist, in one
+    atomic write, the OpAMP token, a candidate token, a candidate endpoint and (urls, when not
+    None) the new (ws_url, http_url) — the client then takes connection settings offered over
+    OpAMP (see the module docstring).
     """
 
     def __init__(
@@ -122,6 +130,7 @@ class OpAMPClient:
         instance_uid,
         token,
         candidate_token="",
+        candidate_url="",
         ws_url="",
         http_url="",
         transport="websocket",
@@ -130,11 +139,12 @@ class OpAMPClient:
         self.agent = agent
         self.uid = bytes(instance_uid)
         self.token = token
-        self.takes_tokens = callable(getattr(agent, "save_tokens", None))
+        self.takes_tokens = callable(getattr(agent, "save_connection", None))
         self.candidate = candidate_token if self.takes_tokens else ""
+        self.candidate_url = candidate_url if self.takes_tokens else ""  # an offered endpoint being tried
         self.settings_status = SETTINGS_APPLIED
         self.settings_error = ""
-        self.switching = False  # a candidate was offered on this connection: reconnect after the next send
+        self.switching = False  # a candidate was offered on this connection: reconnect now
         self.ws_url = ws_url
         self.http_url = http_url
         self.transport = "http" if transport == "http" else "websocket"
@@ -239,49 +249,103 @@ class OpAMPClient:
         logger.error("the server refused a message: %s", error.error_message)
 
     def _adopt_settings(self, offers) -> None:
-        token = ""
+        token = endpoint = ""
         if offers.HasField("opamp"):
             opamp = offers.opamp
-            if opamp.destination_endpoint:
-                logger.warning(
-                    "ignoring the offered OpAMP endpoint %s: keeping this connection", opamp.destination_endpoint
-                )
             if opamp.heartbeat_interval_seconds:
                 self.heartbeat = float(opamp.heartbeat_interval_seconds)
                 logger.info("heartbeat interval set by the server: %ss", opamp.heartbeat_interval_seconds)
-            token = offered_token(opamp) if self.takes_tokens else ""
+            if self.takes_tokens:
+                token, endpoint = offered_token(opamp), opamp.destination_endpoint
         new_hash = bytes(offers.hash) != self.settings_hash
-        if token and token not in (self.token, self.candidate):
+        if offers.hash and new_hash:
+            self.settings_hash = bytes(offers.hash)
+        problem = endpoint_problem(endpoint, self.current_url) if endpoint else ""
+        if problem:
+            if new_hash:
+                logger.error("refusing the offered OpAMP connection settings: %s", problem)
+                self.settings_status, self.settings_error = SETTINGS_FAILED, problem
+                self.report("connection_settings_status")
+            return
+        new_token = token if token and token not in (self.token, self.candidate) else ""
+        new_url = endpoint if endpoint and not self._known_endpoint(endpoint) else ""
+        if new_token or new_url:
             # Saved before anything else: a crash from here on retries it at the next start.
-            self.candidate = token
-            self.agent.save_tokens(self.token, token)
-            logger.info("the server offered a new OpAMP token: saved, reconnecting with it")
+            self.candidate = new_token or self.candidate
+            self.candidate_url = new_url or self.candidate_url
+            self.agent.save_connection(self.token, self.candidate, candidate_url=self.candidate_url)
+            if new_url:
+                logger.info(
+                    "the server offered the OpAMP endpoint %s (now %s): saved, reconnecting to it",
+                    new_url,
+                    self.current_url,
+                )
+            if new_token:
+                logger.info("the server offered a new OpAMP token: saved, reconnecting with it")
             self.settings_status, self.settings_error = SETTINGS_APPLYING, ""
             self.switching = True
         elif new_hash:
             self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
-        if offers.hash and new_hash:
-            self.settings_hash = bytes(offers.hash)
         if new_hash or self.switching:
             self.report("connection_settings_status")
 
-    def _connected_with(self, token) -> None:
-        """The server accepted `token`: a candidate becomes the token (saved), APPLIED is reported."""
-        if token != self.candidate:
+    @property
+    def current_url(self) -> str:
+        """The endpoint this client connects to when no candidate is being tried."""
+        return self.http_url if self.transport == "http" else self.ws_url
+
+    def target_url(self) -> str:
+        """The endpoint of the next connection: the candidate's when one is being tried."""
+        if self.candidate_url:
+            return endpoint_form(self.candidate_url, self.transport)
+        return self.current_url
+
+    def _known_endpoint(self, endpoint: str) -> bool:
+        """The offered endpoint is the current one, or the candidate already being tried."""
+        form = endpoint_form(endpoint, self.transport)
+        if same_endpoint(form, self.current_url):
+            return True
+        return bool(self.candidate_url) and same_endpoint(form, endpoint_form(self.candidate_url, self.transport))
+
+    def _connected_with(self, token, url="") -> None:
+        """The server accepted `token` at `url`: candidates become the settings (saved), APPLIED is reported."""
+        url = url or self.target_url()
+        takes_url = bool(self.candidate_url) and url == self.target_url()
+        takes_token = bool(self.candidate) and token == self.candidate
+        if not (takes_url or takes_token):
             return
-        self.token, self.candidate, self.switching = token, "", False
-        self.agent.save_tokens(token, "")
-        logger.info("connected with the new OpAMP token; the old one is forgotten")
+        urls = None
+        if takes_url:
+            previous = self.current_url
+            self.ws_url = endpoint_form(self.candidate_url, "websocket")
+            self.http_url = endpoint_form(self.candidate_url, "http")
+            urls = (self.ws_url, self.http_url)
+            logger.info("connected to the new OpAMP endpoint %s; %s is forgotten", url, previous)
+        if takes_token:
+            self.token = token
+            logger.info("connected with the new OpAMP token; the old one is forgotten")
+        self.candidate, self.candidate_url, self.switching = "", "", False
+        self.agent.save_connection(self.token, "", candidate_url="", urls=urls)
         self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
         self.report("connection_settings_status")
 
     def _candidate_refused(self, status) -> None:
-        """The server refused the candidate: back to the old token; FAILED is reported on the next connection."""
-        logger.error("the offered OpAMP token was refused (HTTP %s); going back to the previous token", status)
-        self.candidate = ""
-        self.agent.save_tokens(self.token, "")
+        """The server refused the candidate token: back to the old settings; FAILED is reported."""
+        self._candidate_failed(f"the server refused the offered token (HTTP {status})")
+
+    def _endpoint_failed(self, url, reason) -> None:
+        """A connection to `url` failed: if it was an offered endpoint, back to the old one (SwitchToken)."""
+        if self.candidate_url and url == self.target_url():
+            self._candidate_failed(f"could not connect to the offered endpoint {url}: {reason}")
+            raise SwitchToken()
+
+    def _candidate_failed(self, reason) -> None:
+        """The candidate settings did not work: back to the old ones; FAILED (with `reason`) on the next connection."""
+        logger.error("the offered OpAMP connection settings failed (%s); going back to the previous ones", reason)
+        self.candidate, self.candidate_url = "", ""
+        self.agent.save_connection(self.token, "", candidate_url="")
         self.settings_status = SETTINGS_FAILED
-        self.settings_error = f"the server refused the offered token (HTTP {status})"
+        self.settings_error = reason
         self.report("connection_settings_status")
 
     def _spawn(self, coroutine):
@@ -338,19 +402,23 @@ class OpAMPClient:
     # WebSocket
 
     async def _ws_session(self) -> None:
-        token = self.candidate or self.token
+        token, url = self.candidate or self.token, self.target_url()
         headers = {"Authorization": f"Bearer {token}"}
         try:
-            ws = await connect(self.ws_url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES, open_timeout=15)
+            ws = await connect(url, additional_headers=headers, max_size=MAX_MESSAGE_BYTES, open_timeout=15)
         except websockets.InvalidStatus as error:
             status = error.response.status_code
             if token == self.candidate and status in TOKEN_REFUSED:
                 self._candidate_refused(status)
                 raise SwitchToken() from None
+            self._endpoint_failed(url, f"HTTP {status}")
             raise _status_error(status, error.response.headers.get("Retry-After")) from None
-        logger.info("OpAMP connected over WebSocket to %s", self.ws_url)
+        except (OSError, TimeoutError, websockets.WebSocketException) as error:
+            self._endpoint_failed(url, str(error) or type(error).__name__)
+            raise
+        logger.info("OpAMP connected over WebSocket to %s", url)
         self.connected = True
-        self._connected_with(token)
+        self._connected_with(token, url)
         self.dirty.add("agent_description")  # the first message of a connection is a status report
         receiver = asyncio.ensure_future(self._ws_receive(ws))
         try:
@@ -399,16 +467,20 @@ class OpAMPClient:
             # Every request is a connection of its own: a candidate is simply used from the next one on.
             self.switching = False
             message = self.next_message(disconnect=disconnect)
-            token = self.candidate or self.token
+            token, url = self.candidate or self.token, self.target_url()
             try:
                 reply = await asyncio.to_thread(self._post, message, token)
             except Refused:
                 if token != self.candidate:
+                    self._endpoint_failed(url, "HTTP 401")
                     raise
                 self._candidate_refused(401)
                 raise SwitchToken() from None
+            except (Unavailable, OSError, TimeoutError, framing.FramingError) as error:
+                self._endpoint_failed(url, str(error) or type(error).__name__)
+                raise
             self.connected = True
-            self._connected_with(token)
+            self._connected_with(token, url)
             if disconnect:
                 logger.info("sent AgentDisconnect")
                 return
@@ -420,8 +492,8 @@ class OpAMPClient:
 
     def _post(self, message, token):
         """POST one AgentToServer with `token`; the ServerToAgent (None when the server refused the body, 413)."""
-        request = urllib.request.Request(  # noqa: S310  (the endpoint is the portal's, from enrollment)
-            self.http_url,
+        request = urllib.request.Request(  # noqa: S310  (the endpoint is the portal's: enrollment or its offer)
+            self.target_url(),
             data=message.SerializeToString(),
             method="POST",
             headers={

@@ -1,8 +1,9 @@
 """What the supervisor keeps between runs, in its state directory.
 
     <state_dir>/                  mode 0700
-      identity.json               0600  instance_uid, gateway id, OpAMP token (and a new one being
-                                        switched to: token rotation), endpoints (enrollment)
+      identity.json               0600  instance_uid, gateway id, OpAMP token and endpoints (from
+                                        enrollment, or offered over OpAMP: with the new token or
+                                        endpoint being switched to)
       remote_config.json          0600  last remote config received: hash, status, error, YAML
       collector/config.yaml       0600  the configuration the collector runs (the effective config)
       collector/last-good.yaml    0600  the last configuration that ran healthy (rollback target)
@@ -87,6 +88,9 @@ class Identity:
     # A token the portal offered over OpAMP, saved before the supervisor reconnects with it; it
     # replaces opamp_token once the portal accepted it (gateway/opamp_client.py, token rotation).
     opamp_token_candidate: str = ""
+    # An OpAMP endpoint the portal offered (OpAMPConnectionSettings.destination_endpoint), saved with
+    # the token before the supervisor tries it; it replaces the endpoints below once it worked.
+    opamp_url_candidate: str = ""
     opamp_ws_url: str = ""
     opamp_http_url: str = ""
     portal_url: str = ""

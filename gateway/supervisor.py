@@ -142,6 +142,7 @@ class Supervisor:
             instance_uid=identity.uid_bytes,
             token=identity.opamp_token,
             candidate_token=identity.opamp_token_candidate,
+            candidate_url=identity.opamp_url_candidate,
             ws_url=ws_url,
             http_url=http_url,
             transport=settings.transport,
@@ -223,11 +224,15 @@ class Supervisor:
         self.identity.instance_uid = uid.hex()
         self.state.save_identity(self.identity)
 
-    def save_tokens(self, token: str, candidate: str):
-        """Token rotation (OpAMPClient): persist the OpAMP token and the one being switched to, atomically."""
+    def save_connection(self, token: str, candidate: str, candidate_url: str = "", urls=None):
+        """Connection settings offered over OpAMP (OpAMPClient): the token, the candidate token and
+        endpoint being switched to, and the endpoints once a new one worked, in one atomic write."""
         if token != self.identity.opamp_token:
             self.identity.opamp_token_expires_at = token_expiry(token)
         self.identity.opamp_token, self.identity.opamp_token_candidate = token, candidate
+        self.identity.opamp_url_candidate = candidate_url
+        if urls is not None:
+            self.identity.opamp_ws_url, self.identity.opamp_http_url = urls
         self.state.save_identity(self.identity)
 
     async def on_remote_config(self, remote_config):

@@ -23,7 +23,7 @@ class SavingAgent(FakeAgent):
         super().__init__()
         self.saved = []
 
-    def save_tokens(self, token, candidate):
+    def save_connection(self, token, candidate, candidate_url="", urls=None):
         self.saved.append((token, candidate))
 
 
@@ -93,10 +93,10 @@ def test_the_supervisor_persists_both_tokens_in_its_state_directory(tmp_path):
     supervisor.state = state
     supervisor.identity = state.new_identity()
     supervisor.identity.opamp_token = "old"
-    supervisor.save_tokens("old", "new")
+    supervisor.save_connection("old", "new")
     assert state.load_identity().opamp_token_candidate == "new"
     new = "e30." + base64.urlsafe_b64encode(b'{"exp": 1893456000}').decode().rstrip("=") + ".sig"
-    supervisor.save_tokens(new, "")
+    supervisor.save_connection(new, "")
     saved = json.loads((tmp_path / "state" / "identity.json").read_text())
     assert (saved["opamp_token"], saved["opamp_token_candidate"]) == (new, "")
     assert saved["opamp_token_expires_at"] == "2030-01-01T00:00:00+00:00"
