@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -87,8 +89,38 @@ def parse_bearer(header: str) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def verify(raw: str, now=None) -> TelemetryCredential:
-    """The live credential row of `raw` (`fgt_<prefix>_<secret>`), with its gateway and organization; one query.
+@dataclass(frozen=True)
+class GatewayRef:
+    """What the rollups need of a gateway: its id and its organization's (a Gateway instance serves too)."""
+
+    pk: uuid.UUID
+    organization_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A credential that was accepted, with what a request needs to store its metrics."""
+
+    credential_id: int
+    gateway: GatewayRef
+    replaced: bool
+    minute_retention_hours: int
+
+
+FIELDS = (
+    "pk",
+    "digest",
+    "organization_id",
+    "gateway_id",
+    "gateway__organization_id",
+    "replaced_at",
+    "organization__settings__opamp_token_grace_minutes",
+    "organization__settings__telemetry_minute_retention_hours",
+)
+
+
+def verify(raw: str, now=None) -> Verified:
+    """The accepted credential `raw` (`fgt_<prefix>_<secret>`); one query of the few columns needed.
 
     Refused: unknown, malformed, wrong secret, replaced longer ago than the org's grace period, or a
     row whose organization is not its gateway's (rows are written for the credential's gateway only).
@@ -98,19 +130,17 @@ def verify(raw: str, now=None) -> TelemetryCredential:
     prefix, _, secret = rest.partition("_")
     if scheme != SCHEME or not prefix or not secret or len(raw) > 200:
         raise CredentialError("missing or malformed telemetry credential")
-    rows = TelemetryCredential.objects.select_related("gateway__organization__settings")
-    row = rows.filter(prefix=prefix).first()
-    if row is None or not hmac.compare_digest(_digest(raw), row.digest):
+    found = TelemetryCredential.objects.filter(prefix=prefix).values_list(*FIELDS).first()
+    if found is None or not hmac.compare_digest(_digest(raw), found[1]):
         raise CredentialError("unknown telemetry credential")
-    if row.organization_id != row.gateway.organization_id:
+    pk, _, organization_id, gateway_id, gateway_org_id, replaced_at, grace_minutes, retention_hours = found
+    if organization_id != gateway_org_id:
         raise CredentialError("telemetry credential does not match its gateway")
-    if row.replaced_at is not None:
-        grace = timedelta(minutes=_grace_minutes(row.gateway.organization))
-        if row.replaced_at + grace <= now:
-            raise CredentialError("telemetry credential replaced by a newer one")
-    return row
-
-
-def _grace_minutes(organization) -> int:
-    org_settings = getattr(organization, "settings", None)
-    return org_settings.opamp_token_grace_minutes if org_settings else 60
+    if replaced_at is not None and replaced_at + timedelta(minutes=grace_minutes or 60) <= now:
+        raise CredentialError("telemetry credential replaced by a newer one")
+    return Verified(
+        credential_id=pk,
+        gateway=GatewayRef(pk=gateway_id, organization_id=organization_id),
+        replaced=replaced_at is not None,
+        minute_retention_hours=retention_hours or 48,
+    )

@@ -120,16 +120,16 @@ def forget_old(state: dict, now: datetime) -> None:
 
 
 def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome:
-    """Write the per-minute rollups of `points` (otlp.Point) for `gateway`; rows are the gateway's org's."""
+    """Write the per-minute rollups of `points` (otlp.Point) for `gateway` (a Gateway or a credentials.GatewayRef:
+    its `pk` and `organization_id`); rows are the gateway's organization's."""
     now = now or timezone.now()
     outcome = Outcome()
     oldest = now - timedelta(hours=minute_retention_hours)
     with transaction.atomic():
-        state_row = locked_state(gateway)
-        state = state_row.series
+        state_id, state = locked_state(gateway.pk)
         cells = accumulate(points, state, now=now, oldest=oldest, outcome=outcome)
         forget_old(state, now)
-        state_row.save(update_fields=["series", "updated_at"])
+        SeriesState.objects.filter(pk=state_id).update(series=state, updated_at=now)
         # A counter that did not move writes no row: a missing minute reads as zero (most refused and
         # failed counters never move; this halves the rows of a healthy gateway).
         cells = {key: cell for key, cell in cells.items() if cell.gauge or cell.value}
@@ -138,13 +138,14 @@ def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome
     return outcome
 
 
-def locked_state(gateway) -> SeriesState:
-    """The gateway's SeriesState row, locked until the transaction ends (created the first time)."""
-    row = SeriesState.objects.select_for_update().filter(gateway=gateway).first()
-    if row is None:
-        SeriesState.objects.get_or_create(gateway=gateway)
-        row = SeriesState.objects.select_for_update().get(gateway=gateway)
-    return row
+def locked_state(gateway_id) -> tuple[int, dict]:
+    """(id, series) of the gateway's SeriesState row, locked until the transaction ends (created the first time)."""
+    rows = SeriesState.objects.select_for_update().filter(gateway_id=gateway_id).values_list("pk", "series")
+    found = rows.first()
+    if found is None:
+        SeriesState.objects.get_or_create(gateway_id=gateway_id)
+        found = rows.first()
+    return found
 
 
 COLUMNS = ("organization", "gateway", "resolution", *KEY_FIELDS, "gauge", "value", "peak")
@@ -172,23 +173,18 @@ def upsert_sql(rows: int) -> str:
 
 def upsert(gateway, cells: dict) -> int:
     """Add the cells into the gateway's minute rows: one statement (per UPSERT_BATCH rows); the rows written."""
-    fields = [Rollup._meta.get_field(name) for name in COLUMNS]
+    # Values as the database takes them: UUIDs as text on SQLite, a datetime in UTC; prepared once each.
+    gateway_id = Rollup._meta.get_field("gateway").get_db_prep_save(gateway.pk, connection)
+    org_id = Rollup._meta.get_field("organization").get_db_prep_save(gateway.organization_id, connection)
+    bucket_field, buckets = Rollup._meta.get_field("bucket"), {}
     items = list(cells.items())
     with connection.cursor() as cursor:
         for start in range(0, len(items), UPSERT_BATCH):
             batch, params = items[start : start + UPSERT_BATCH], []
-            for key, cell in batch:
-                values = (
-                    gateway.organization_id,
-                    gateway.pk,
-                    Resolution.MINUTE,
-                    *key,
-                    cell.gauge,
-                    cell.value,
-                    cell.peak,
-                )
-                params.extend(
-                    field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
-                )
+            for (bucket, *key), cell in batch:
+                if bucket not in buckets:
+                    buckets[bucket] = bucket_field.get_db_prep_save(bucket, connection)
+                params += (org_id, gateway_id, Resolution.MINUTE.value, buckets[bucket], *key)
+                params += (cell.gauge, cell.value, cell.peak)
             cursor.execute(upsert_sql(len(batch)), params)
     return len(items)

@@ -20,8 +20,8 @@ class Refusal(Exception):
         self.retry_after = retry_after
 
 
-def authenticate(authorization: str, client: str):
-    """The TelemetryCredential of an `Authorization: Bearer fgt_…` header, or Refusal: 401 for a refused one
+def authenticate(authorization: str, client: str) -> credentials.Verified:
+    """The accepted credential of an `Authorization: Bearer fgt_…` header, or Refusal: 401 for a refused one
     (counted against the client's address), 429 once the address is over FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE."""
     rate = ratelimit.setting_rate("FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE")
     verdict = ratelimit.peek(AUTH_FAILURES, client, rate)
@@ -62,15 +62,14 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def store(credential, request) -> bytes:
+def store(credential: credentials.Verified, request) -> bytes:
     """Read, decode and roll up the request's metrics for the credential's gateway; the OTLP response."""
     body = read_body(request)
     try:
         metrics = otlp.decode(body)
     except otlp.MalformedMetrics as error:
         raise Refusal(400, str(error)) from None
-    gateway = credential.gateway
-    org_settings = getattr(gateway.organization, "settings", None)
-    retention = org_settings.telemetry_minute_retention_hours if org_settings else 48
-    outcome = rollups.ingest(gateway, otlp.points(metrics), minute_retention_hours=retention)
+    outcome = rollups.ingest(
+        credential.gateway, otlp.points(metrics), minute_retention_hours=credential.minute_retention_hours
+    )
     return otlp.response(outcome.rejected, outcome.message())
