@@ -1,6 +1,7 @@
 """Fixtures and helpers of the telemetry tests: credentials, OTLP requests built or captured, posting them."""
 
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,11 @@ def totals(gateway, **filters):
         key = (row.component_kind, row.component, row.signal, row.measure)
         found[key] = found.get(key, 0) + row.value
     return found
+
+
+def gzip_bomb(size):
+    """`size` zero bytes gzipped (about 1/1000 of that on the wire), made without holding them in memory."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b"\x00" * (1024 * 1024)
+    parts = [compressor.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join(parts) + compressor.flush()

@@ -8,12 +8,13 @@ credential in the Authorization header, as the OpAMP own_metrics offer will set 
 import time
 
 import pytest
+import requests
 
 from gateway.config import packaged_collector
 from telemetry_app import credentials
 from tests.live import Daphne, free_port, redis_key_prefix
 from tests.telemetry_app.collector import MetricsSink, collector_config, run_collector, stop
-from tests.telemetry_app.conftest import totals
+from tests.telemetry_app.conftest import gzip_bomb, totals
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.process, pytest.mark.timeout(120)]
 
@@ -57,3 +58,16 @@ def test_the_collectors_own_metrics_become_rollups_of_its_gateway(portal, gatewa
     assert found[("receiver", "filelog", "logs", "accepted")] == LINES
     assert found[("processor", "memory_limiter", "logs", "outgoing")] == LINES
     assert found.get(("exporter", "otlphttp", "logs", "send_failed"), 0) == 0
+
+
+def test_the_live_server_refuses_oversize_bodies_and_gzip_bombs(portal, gateway):
+    headers = {"Authorization": credentials.telemetry_credential_for(gateway), "Content-Type": "application/x-protobuf"}
+    response = requests.post(
+        f"{portal.url}/v1/metrics", data=b"\0" * (4 * 1024 * 1024 + 1), headers=headers, timeout=30
+    )
+    assert response.status_code == 413  # refused by the server while the body arrives
+    headers["Content-Encoding"] = "gzip"
+    response = requests.post(f"{portal.url}/v1/metrics", data=gzip_bomb(64 * 1024 * 1024), headers=headers, timeout=30)
+    assert response.status_code == 413
+    assert "decompressed body exceeds" in response.text
+    assert totals(gateway) == {}

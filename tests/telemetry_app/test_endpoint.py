@@ -5,7 +5,6 @@ The view does its work in worker threads, so the tests commit their data (`trans
 
 import asyncio
 import gzip
-import zlib
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from flowgate_site.body_limits import BodyLimits
 from gateways_app.models import Gateway
 from telemetry_app import credentials, views
 from telemetry_app.models import Rollup, TelemetryCredential
-from tests.telemetry_app.conftest import accepted_logs, now_ns, post, totals
+from tests.telemetry_app.conftest import accepted_logs, gzip_bomb, now_ns, post, totals
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,14 +122,6 @@ def test_an_oversize_body_is_413(client, credential, settings):
 def test_the_server_refuses_bodies_over_the_metrics_limit_while_they_arrive(settings):
     limits = BodyLimits.from_settings()
     assert limits.limit_for(b"/v1/metrics") == settings.FLOWGATE_TELEMETRY_MAX_BODY_BYTES == 4 * 1024 * 1024
-
-
-def gzip_bomb(size):
-    """`size` zero bytes gzipped (about 1/1000 of that on the wire), made without holding them in memory."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    chunk = b"\x00" * (1024 * 1024)
-    parts = [compressor.compress(chunk) for _ in range(size // len(chunk))]
-    return b"".join(parts) + compressor.flush()
 
 
 def test_a_gzip_bomb_is_refused_while_decompressing(client, credential, settings):
