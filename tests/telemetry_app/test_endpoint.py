@@ -182,3 +182,11 @@ def test_the_work_runs_off_the_event_loop(client, credential, monkeypatch):
     monkeypatch.setattr(views, "handle", recording_handle)
     assert post(client, credential, report()).status_code == 200
     assert loops == [None]
+
+
+def test_a_database_outage_is_503_with_retry_after(client, credential, settings, request):
+    settings.FLOWGATE_TELEMETRY_RETRY_AFTER_SECONDS = 25
+    request.getfixturevalue("database_down")
+    response = post(client, credential, report())
+    assert response.status_code == 503
+    assert response["Retry-After"] == "25"
