@@ -297,6 +297,7 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments_app.models.DeploymentStatus",
         "TargetStatusEnum": "deployments_app.models.TargetStatus",
         "GatewayStatusEnum": "gateways_app.models.GatewayStatus",
+        "RemoteConfigStatusEnum": "gateways_app.models.RemoteConfigStatus",  # remote config and connection settings
     },
 }
 
