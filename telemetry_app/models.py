@@ -98,3 +98,41 @@ class Rollup(OrgOwnedModel):
 
     def __str__(self):
         return f"{self.bucket:%Y-%m-%d %H:%M} {self.component_kind}/{self.component} {self.signal} {self.measure}"
+
+
+class Throughput(OrgOwnedModel):
+    """What one gateway's pipelines of one signal did in one minute (or hour), in the terms the pages use.
+
+    Written with the rollups of every request (throughput.py), for the minute and, added up, for its hour:
+    pages and the series API read a few rows per gateway and bucket, never the per-component rollups, so a
+    fleet's day is 24 hour rows per gateway and signal. received = receivers' accepted items; refused =
+    receivers' refused (dropped at the door); dropped = processors' incoming − outgoing (plus the dropped
+    items older collectors count; may be negative in a minute where a batch processor let out items it held);
+    sent = exporters' sent; failed = exporters' send_failed. docs/telemetry.md, "Throughput".
+    """
+
+    gateway = models.ForeignKey("gateways_app.Gateway", on_delete=models.CASCADE, related_name="+")
+    resolution = models.CharField(max_length=6, choices=Resolution.choices, default=Resolution.MINUTE)
+    bucket = models.DateTimeField()
+    signal = models.CharField(max_length=10)
+    received = models.BigIntegerField(default=0)
+    refused = models.BigIntegerField(default=0)
+    dropped = models.BigIntegerField(default=0)
+    sent = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["bucket"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "resolution", "bucket", "signal"], name="telemetry_throughput_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "resolution", "bucket"], name="telemetry_throughput_org_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.bucket:%Y-%m-%d %H:%M} {self.signal} {self.resolution} of {self.gateway_id}"

@@ -15,6 +15,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from core_app.models import Organization, OrgSettings
+from telemetry_app import throughput
 from telemetry_app.models import Resolution, Rollup
 
 GROUP_FIELDS = ("gateway_id", "component_kind", "component", "signal", "measure", "gauge")
@@ -43,6 +44,7 @@ def apply(organization, now=None) -> tuple[int, int]:
         expired, _ = Rollup.objects.filter(
             organization=organization, resolution=Resolution.HOUR, bucket__lt=now - timedelta(days=hour_days)
         ).delete()
+        throughput.expire(organization, minutes_before=cutoff, hours_before=now - timedelta(days=hour_days))
     return summed, expired
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from telemetry_app import throughput
 from telemetry_app.models import Resolution, Rollup, SeriesState
 
 # A point more than this far in the future, or older than the org's per-minute retention, cannot be placed.
@@ -135,6 +136,7 @@ def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome
         cells = {key: cell for key, cell in cells.items() if cell.gauge or cell.value}
         if cells:
             outcome.rows = upsert(gateway, cells)
+            throughput.record(gateway, cells)  # the pages' per-signal view of the same deltas
     return outcome
 
 
