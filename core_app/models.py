@@ -1,6 +1,7 @@
 """The cross-cutting core: organizations, memberships, per-org settings, audit log, API tokens."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -115,6 +116,19 @@ def validate_component_list(value):
         component_name(item)
 
 
+def price_field(items):
+    """An optional price per million `items` (non-negative, in the org's currency) for the savings estimate."""
+    return models.DecimalField(
+        f"price per million {items}",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=f"What your backend charges per million {items} (any currency). Empty: no estimate in money.",
+    )
+
+
 class OrgSettings(OrgOwnedModel):
     """Per-organization settings: token lifetimes, heartbeat, rollout defaults, extra components."""
 
@@ -164,6 +178,11 @@ class OrgSettings(OrgOwnedModel):
         validators=[MinValueValidator(1), MaxValueValidator(3660)],
         help_text="Older hourly throughput rows are deleted.",
     )
+    # Savings estimate (docs/telemetry.md, "Before vs after"): what the org pays its backend per million
+    # items of a signal; empty means no estimate in money for that signal.
+    price_per_million_log_records = price_field("log records")
+    price_per_million_metric_points = price_field("metric points")
+    price_per_million_spans = price_field("spans")
     updated_at = models.DateTimeField(auto_now=True)
 
     # What an org admin may change: the settings page's form and the API's serializer.
@@ -182,6 +201,9 @@ class OrgSettings(OrgOwnedModel):
         "extra_allowed_components",
         "telemetry_minute_retention_hours",
         "telemetry_hour_retention_days",
+        "price_per_million_log_records",
+        "price_per_million_metric_points",
+        "price_per_million_spans",
     )
 
     class Meta:

@@ -1,0 +1,303 @@
+"""Before vs after: what a new configuration did to the items gateways send, from their per-minute rollups.
+
+The method (docs/telemetry.md, "Before vs after"), for each gateway a configuration was applied to:
+
+- **before**: the hour before the new configuration was sent (whole minutes; the minute it was sent in is left
+  out, it mixes both configurations);
+- **after**: the hour after it was applied, starting SETTLE after the minute it was applied in (the collector
+  restarts, its pipelines fill again), clipped to now (the hour may not be over yet) and to when a rollback
+  sent the gateway its previous configuration back;
+- in each window, per signal: items in (receivers' `accepted`) and items out (exporters' `sent`), per hour of data
+  the gateway reported in that window (minutes with at least one rollup row), so a gateway that started reporting
+  half-way through a window is compared on the half it has;
+- a gateway counts for a signal only with items in, in both windows; the others are named as excluded;
+- per signal, the gateways' hourly rates are added up: out per hour before and after, and the out ÷ in ratio
+  before and after. The **reduction** is the change of that ratio, so more or less traffic coming in is not
+  mistaken for a saving; out per hour is shown too.
+- **items saved per hour** = ratio before × in per hour after − out per hour after (what the after traffic would
+  have sent under the old configuration, minus what it sent); the **estimated monthly saving** is that × 730 h ×
+  the org's price per million items of the signal (OrgSettings), only when the org set one.
+
+Callers pass Placements (deployments_app knows where and when a version was applied; this app does not import
+it). Two queries per comparison whatever the number of gateways: sums, and minutes with data.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Case, CharField, Count, Q, Sum, Value, When
+from django.utils import timezone
+
+from core_app.services import get_org_settings
+from telemetry_app.models import ComponentKind, Resolution, Rollup
+
+WINDOW = timedelta(hours=1)
+SETTLE = timedelta(minutes=2)
+HOURS_PER_MONTH = 730
+MINUTE = timedelta(minutes=1)
+# Plain strings: the rows' values come back as str, and a TextChoices member does not hash like its value.
+RECEIVER, EXPORTER = ComponentKind.RECEIVER.value, ComponentKind.EXPORTER.value
+SIGNALS = ("logs", "metrics", "traces", "profiles")
+ITEMS = {"logs": "log records", "metrics": "metric points", "traces": "spans", "profiles": "profile samples"}
+PRICE_FIELDS = {
+    "logs": "price_per_million_log_records",
+    "metrics": "price_per_million_metric_points",
+    "traces": "price_per_million_spans",
+}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A configuration reaching one gateway: sent at `sent_at`, applied at `applied_at`; `until`: when it was
+    replaced again (a rollback), or None."""
+
+    gateway_id: object
+    name: str
+    sent_at: datetime | None
+    applied_at: datetime
+    until: datetime | None = None
+
+
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def windows(placement: Placement, now: datetime):
+    """(before from, before to, after from, after to) of a placement; the after window may be empty (from >= to)."""
+    before_to = floor_minute(placement.sent_at or placement.applied_at)
+    after_from = floor_minute(placement.applied_at) + SETTLE
+    after_to = min(after_from + WINDOW, floor_minute(now))
+    if placement.until is not None:
+        after_to = min(after_to, floor_minute(placement.until))
+    return before_to - WINDOW, before_to, after_from, max(after_to, after_from)
+
+
+@dataclass
+class SignalComparison:
+    """One signal over the gateways that had items in, in both windows. Rates are items per hour."""
+
+    signal: str
+    gateways: int = 0
+    before_in: float = 0.0
+    before_out: float = 0.0
+    after_in: float = 0.0
+    after_out: float = 0.0
+    price: Decimal | None = None
+
+    @property
+    def items(self) -> str:
+        return ITEMS[self.signal]
+
+    @property
+    def ratio_before(self) -> float | None:
+        return self.before_out / self.before_in if self.before_in else None
+
+    @property
+    def ratio_after(self) -> float | None:
+        return self.after_out / self.after_in if self.after_in else None
+
+    @property
+    def reduction_percent(self) -> float | None:
+        """How much smaller out ÷ in became, in % (negative: it grew); None without anything out before."""
+        if not self.ratio_before:
+            return None
+        return round(100 * (1 - self.ratio_after / self.ratio_before), 1)
+
+    @property
+    def out_change_percent(self) -> float | None:
+        """The change of out per hour itself, in % (traffic changes included)."""
+        if not self.before_out:
+            return None
+        return round(100 * (self.after_out / self.before_out - 1), 1)
+
+    @property
+    def saved_per_hour(self) -> float:
+        """Items per hour the after traffic did not send that the old configuration would have (negative: more)."""
+        return (self.ratio_before or 0.0) * self.after_in - self.after_out
+
+    @property
+    def monthly_saving(self) -> Decimal | None:
+        """Estimated money saved per month (the org's currency), only with a price for the signal."""
+        if self.price is None:
+            return None
+        amount = Decimal(str(self.saved_per_hour)) * HOURS_PER_MONTH * self.price / 1_000_000
+        return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    def sentence(self, subject: str) -> str:
+        """'v3 cut log records by 38 % on 12 gateways, compared over 1 h before and after.'"""
+        where = f"on {self.gateways} gateway{'s' if self.gateways != 1 else ''}"
+        reduction = self.reduction_percent
+        if reduction is None:
+            change = f"sent no {self.items} before"
+        elif reduction > 0:
+            change = f"cut {self.items} by {reduction:g} %"
+        elif reduction < 0:
+            change = f"raised {self.items} by {-reduction:g} %"
+        else:
+            change = f"left {self.items} unchanged"
+        return f"{subject} {change} {where}, compared over 1 h before and after."
+
+
+@dataclass
+class Comparison:
+    signals: list = field(default_factory=list)  # SignalComparison, with gateways only
+    placed: int = 0  # gateways the configuration was applied to
+    compared: int = 0  # of those, gateways counted for at least one signal
+    excluded: list = field(default_factory=list)  # names of the placed gateways counted for no signal
+    open_windows: int = 0  # counted gateways whose hour after is not over yet
+    window_minutes: int = int(WINDOW.total_seconds() // 60)
+    settle_minutes: int = int(SETTLE.total_seconds() // 60)
+
+
+def prices(org) -> dict:
+    """{signal: price per million items or None} from the org's settings."""
+    org_settings = get_org_settings(org)
+    return {signal: getattr(org_settings, name) for signal, name in PRICE_FIELDS.items()}
+
+
+def compare(org, placements, *, now=None, price_of=None) -> Comparison:
+    """The Comparison of the org's rollups around `placements` (one per gateway; the first of a gateway wins)."""
+    now = now or timezone.now()
+    price_of = prices(org) if price_of is None else price_of
+    by_gateway = {}
+    for placement in placements:
+        by_gateway.setdefault(placement.gateway_id, placement)
+    result = Comparison(placed=len(by_gateway))
+    if not by_gateway:
+        return result
+    groups = defaultdict(list)
+    for placement in by_gateway.values():
+        groups[windows(placement, now)].append(placement.gateway_id)
+    sums, minutes = _query(org, groups)
+    per_signal = {signal: SignalComparison(signal, price=price_of.get(signal)) for signal in SIGNALS}
+    counted = set()
+    for gateway_id in by_gateway:
+        for signal, row in per_signal.items():
+            rates = _rates(sums, minutes, gateway_id, signal)
+            if rates is None:
+                continue
+            counted.add(gateway_id)
+            row.gateways += 1
+            row.before_in += rates[0]
+            row.before_out += rates[1]
+            row.after_in += rates[2]
+            row.after_out += rates[3]
+    result.signals = [row for row in per_signal.values() if row.gateways]
+    result.compared = len(counted)
+    result.excluded = sorted(p.name for gateway_id, p in by_gateway.items() if gateway_id not in counted)
+    for (_, _, after_from, _), ids in groups.items():
+        if after_from + WINDOW > floor_minute(now):  # not over yet (a rollback's end is not counted here)
+            result.open_windows += len(counted.intersection(ids))
+    return result
+
+
+def _query(org, groups):
+    """({(gateway, phase, kind, signal): items}, {(gateway, phase): minutes with data}): two queries."""
+    phases, ids, starts, ends = [], [], [], []
+    for (before_from, before_to, after_from, after_to), gateway_ids in groups.items():
+        phases.append(
+            When(Q(gateway_id__in=gateway_ids, bucket__gte=before_from, bucket__lt=before_to), then=Value("b"))
+        )
+        if after_to > after_from:
+            phases.append(
+                When(Q(gateway_id__in=gateway_ids, bucket__gte=after_from, bucket__lt=after_to), then=Value("a"))
+            )
+        ids += gateway_ids
+        starts.append(before_from)
+        ends.append(max(before_to, after_to))
+    rows = (
+        Rollup.objects.for_org(org)
+        .filter(resolution=Resolution.MINUTE, gateway_id__in=ids, bucket__gte=min(starts), bucket__lt=max(ends))
+        .annotate(phase=Case(*phases, default=Value(""), output_field=CharField()))
+        .filter(phase__in=("b", "a"))
+        .order_by()
+    )
+    moved = Q(component_kind=RECEIVER, measure="accepted") | Q(component_kind=EXPORTER, measure="sent")
+    sums = {
+        (row["gateway_id"], row["phase"], row["component_kind"], row["signal"]): row["items"]
+        for row in rows.filter(moved)
+        .values("gateway_id", "phase", "component_kind", "signal")
+        .annotate(items=Sum("value"))
+    }
+    minutes = {
+        (row["gateway_id"], row["phase"]): row["minutes"]
+        for row in rows.values("gateway_id", "phase").annotate(minutes=Count("bucket", distinct=True))
+    }
+    return sums, minutes
+
+
+def _rates(sums, minutes, gateway_id, signal):
+    """(in before, out before, in after, out after) per hour of data for one gateway and signal, or None when it
+    had no items in, in one of the windows."""
+    rates = []
+    for phase in ("b", "a"):
+        items_in = sums.get((gateway_id, phase, RECEIVER, signal), 0)
+        if not items_in:
+            return None
+        items_out = sums.get((gateway_id, phase, EXPORTER, signal), 0)
+        per_hour = 60 / minutes[(gateway_id, phase)]
+        rates += [items_in * per_hour, items_out * per_hour]
+    return rates
+
+
+@dataclass
+class Bar:
+    phase: str  # "before" or "after"
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str  # the value drawn above the bar
+    title: str  # its tooltip
+
+
+@dataclass
+class ChartGroup:
+    label: str  # the signal's items
+    change: str  # the reduction, "−50 %"
+    x: float  # the group's centre
+    bars: list
+
+
+def chart(comparison: Comparison, *, width=560, height=190, pad_top=18, pad_bottom=38, gap=28) -> list:
+    """Out per hour before and after, two bars per signal, each signal scaled to its own larger bar (signals count
+    different items); the template only draws these ChartGroups."""
+    rows = comparison.signals
+    if not rows:
+        return []
+    plot_h = height - pad_top - pad_bottom
+    group_w = (width - gap * (len(rows) + 1)) / len(rows)
+    bar_w = min(group_w / 2 - 6, 90)
+    groups = []
+    for index, row in enumerate(rows):
+        left = gap + index * (group_w + gap)
+        centre = left + group_w / 2
+        top = max(row.before_out, row.after_out) or 1
+        bars = []
+        for offset, phase, value in ((-bar_w - 3, "before", row.before_out), (3, "after", row.after_out)):
+            bar_h = round(plot_h * value / top, 1)
+            bars.append(
+                Bar(
+                    phase,
+                    round(centre + offset, 1),
+                    round(pad_top + plot_h - bar_h, 1),
+                    round(bar_w, 1),
+                    bar_h,
+                    f"{compact(value)}/h",
+                    f"{ITEMS[row.signal]} sent per hour {phase}: {round(value):,}",
+                )
+            )
+        reduction = row.reduction_percent
+        change = "—" if reduction is None else f"{-reduction:+g} % out ÷ in".replace("-", "−")
+        groups.append(ChartGroup(ITEMS[row.signal], change, round(centre, 1), bars))
+    return groups
+
+
+def compact(value: float) -> str:
+    """1234 -> '1.2k', 2500000 -> '2.5M'."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:.0f}"
