@@ -261,7 +261,7 @@ class ChartGroup:
     bars: list
 
 
-def chart(comparison: Comparison, *, width=560, height=190, pad_top=18, pad_bottom=38, gap=28) -> list:
+def chart(comparison: Comparison, *, width=900, height=200, pad_top=18, pad_bottom=38, gap=40) -> list:
     """Out per hour before and after, two bars per signal, each signal scaled to its own larger bar (signals count
     different items); the template only draws these ChartGroups."""
     rows = comparison.signals
@@ -269,7 +269,7 @@ def chart(comparison: Comparison, *, width=560, height=190, pad_top=18, pad_bott
         return []
     plot_h = height - pad_top - pad_bottom
     group_w = (width - gap * (len(rows) + 1)) / len(rows)
-    bar_w = min(group_w / 2 - 6, 90)
+    bar_w = min(group_w / 2 - 6, 110)
     groups = []
     for index, row in enumerate(rows):
         left = gap + index * (group_w + gap)
