@@ -22,14 +22,15 @@ from deployments_app.models import (
     TargetStatus,
 )
 from gateways_app.models import Gateway, GatewayStatus
-from gateways_app.querysets import DRIFTED, report_fields
+from gateways_app.querysets import DRIFTED, SHOWN_STATUS, report_fields
 
 ACTIVE_STATUSES = [status for status in DeploymentStatus.values if status not in FINISHED_STATUSES]
 
 
 def fleet_counts(org):
     """{"total", "online", "degraded", "offline", "healthy", "unhealthy", "drifted"}: one query."""
-    counts = {status: Count("pk", filter=Q(status=status)) for status in GatewayStatus.values}
+    # By shown status: a gateway whose own metrics show a problem counts as degraded (querysets.SHOWN_STATUS).
+    counts = {status: Count("pk", filter=SHOWN_STATUS[status]) for status in GatewayStatus.values}
     return Gateway.objects.for_org(org).aggregate(
         total=Count("pk"),
         healthy=Count("pk", filter=Q(health__healthy=True)),
@@ -37,6 +38,13 @@ def fleet_counts(org):
         drifted=Count("pk", filter=DRIFTED),
         **counts,
     )
+
+
+def degraded_gateways(org, limit=8):
+    """The first `limit` degraded gateways (OpAMP health or their own metrics), the longest degraded first:
+    one query; each row's degraded_reasons() reads only its own columns (health_errors, metrics_errors)."""
+    rows = Gateway.objects.for_org(org).with_shown_status(GatewayStatus.DEGRADED).without_reports()
+    return list(rows.order_by(F("metrics_degraded_since").asc(nulls_last=True), "name")[:limit])
 
 
 def drifted_gateways(org, limit=8):
@@ -132,7 +140,7 @@ def record_fleet_snapshots(now=None):
     Returns the number of snapshots written.
     """
     now = now or timezone.now()
-    per_status = {status: Count("pk", filter=Q(status=status)) for status in GatewayStatus.values}
+    per_status = {status: Count("pk", filter=SHOWN_STATUS[status]) for status in GatewayStatus.values}
     grouped = Gateway.objects.values("organization_id").annotate(**per_status).order_by()
     found = {row.pop("organization_id"): row for row in grouped}
     empty = dict.fromkeys(GatewayStatus.values, 0)

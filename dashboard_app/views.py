@@ -18,6 +18,7 @@ class DashboardView(OrgPageMixin, TemplateView):
         context.update(
             counts=counts,
             drifted=services.drifted_gateways(self.org),
+            degraded=services.degraded_gateways(self.org),
             active=services.active_deployments(self.org),
             failures=services.recent_failures(self.org),
             connected_chart=charts.line_chart(services.connected_history(self.org, counts=counts)),

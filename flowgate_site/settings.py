@@ -474,6 +474,10 @@ CELERY_BEAT_SCHEDULE["telemetry-retention"] = {
     "task": "telemetry_app.tasks.apply_retention",
     "schedule": float(env_str("FLOWGATE_TELEMETRY_RETENTION_SECONDS", "600")),
 }
+# Health from metrics (docs/telemetry.md): a gateway that reported its own metrics and has not for this long
+# is marked degraded ("no metrics received since …"); the check runs every minute.
+FLOWGATE_TELEMETRY_STALE_SECONDS = env_int("FLOWGATE_TELEMETRY_STALE_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["telemetry-stale-check"] = {"task": "telemetry_app.tasks.check_stale_metrics", "schedule": 60.0}
 
 CELERY_BEAT_SCHEDULE["check-versions"] = (
     {"task": "templates_app.tasks.check_versions", "schedule": 1.0}

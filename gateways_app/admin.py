@@ -9,7 +9,7 @@ from core_app.admin_mixins import OrgScopedAdminMixin
 from core_app.roles import Role
 from gateways_app import services
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
-from gateways_app.models import REPORTED_FIELDS, Gateway, OpAMPToken, RegistrationToken, Tag
+from gateways_app.models import REPORTED_FIELDS, Gateway, GatewayStatus, OpAMPToken, RegistrationToken, Tag
 
 
 class WritableActionsMixin:
@@ -43,6 +43,19 @@ class AuditedAdminMixin:
             self.delete_model(request, obj)
 
 
+class ShownStatusFilter(admin.SimpleListFilter):
+    """The status pages show: degraded when OpAMP health or the collector's own metrics say so."""
+
+    title = "status"
+    parameter_name = "shown_status"
+
+    def lookups(self, request, model_admin):
+        return GatewayStatus.choices
+
+    def queryset(self, request, queryset):
+        return queryset.with_shown_status(self.value()) if self.value() in GatewayStatus.values else queryset
+
+
 @admin.register(Gateway)
 class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin, admin.ModelAdmin):
     write_role = Role.ADMIN
@@ -51,7 +64,7 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
     list_display = [
         "name",
         "organization",
-        "status",
+        "shown_status",
         "mode",
         "agent_version",
         "last_seen",
@@ -59,7 +72,7 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
         "tag_list",
     ]
     list_filter = [
-        "status",
+        ShownStatusFilter,
         "mode",
         "remote_config_status",
         # RelatedOnly: the choices come from the scoped queryset, never from other organizations.
@@ -78,6 +91,11 @@ class GatewayAdmin(OrgScopedAdminMixin, WritableActionsMixin, AuditedAdminMixin,
     def has_add_permission(self, request, *args):
         # Gateways come from enrollment with a registration token.
         return False
+
+    @admin.display(description="status")
+    def shown_status(self, obj):
+        """Degraded when OpAMP health or the collector's own metrics say so (the reason is on the page)."""
+        return obj.get_shown_status_display()
 
     @admin.display(description="tags")
     def tag_list(self, obj):

@@ -37,7 +37,11 @@ class TagFilter(django_filters.Filter):
 
 class GatewayFilterSet(django_filters.FilterSet):
     organization = django_filters.CharFilter(field_name="organization__slug", help_text="Organization slug.")
-    status = django_filters.ChoiceFilter(choices=GatewayStatus.choices)
+    status = django_filters.ChoiceFilter(
+        choices=GatewayStatus.choices,
+        method="filter_status",
+        help_text="The shown status: degraded when OpAMP health or the collector's own metrics say so.",
+    )
     mode = django_filters.ChoiceFilter(choices=GatewayMode.choices)
     remote_config_status = django_filters.ChoiceFilter(choices=RemoteConfigStatus.choices)
     tag = TagFilter(help_text='"key=value"; repeat to require several tags.')
@@ -47,6 +51,9 @@ class GatewayFilterSet(django_filters.FilterSet):
     class Meta:
         model = Gateway
         fields = ["organization", "status", "mode", "remote_config_status", "tag", "search"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset.with_shown_status(value)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(hostname__icontains=value))

@@ -95,6 +95,19 @@ class Gateway(OrgOwnedModel):
         blank=True,
         help_text="The latest errors, newest first, each dated and marked resolved (opamp_core/health_errors.py).",
     )
+    # Health from metrics (telemetry_app/health.py), written by the telemetry ingest: the problems its
+    # collector's own metrics show (exporter failing, data refused, queue growing or full) and since when.
+    metrics_problem = models.TextField(
+        blank=True, help_text="What the collector's own metrics show wrong now (empty: nothing); see metrics_errors."
+    )
+    metrics_degraded_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the oldest open problem seen in the collector's own metrics began."
+    )
+    metrics_errors = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Problems seen in the collector's own metrics, newest first, dated and marked resolved.",
+    )
     desired_config = models.TextField(blank=True)
     desired_config_hash = models.CharField(max_length=64, blank=True)
     effective_config = models.TextField(blank=True)
@@ -158,11 +171,43 @@ class Gateway(OrgOwnedModel):
             or self.remote_config_status == RemoteConfigStatus.FAILED
         )
 
+    @property
+    def shown_status(self):
+        """The status pages, the API and filters show: degraded when OpAMP health or the collector's own metrics
+        say so (SHOWN_STATUS in querysets.py is its SQL twin); offline wins over both."""
+        if self.status == GatewayStatus.ONLINE and self.metrics_degraded_since is not None:
+            return GatewayStatus.DEGRADED
+        return self.status
+
+    def get_shown_status_display(self):
+        return GatewayStatus(self.shown_status).label
+
+    def degraded_reasons(self):
+        """What makes the gateway degraded now, oldest first: [{"source", "message", "since"}] (source "OpAMP
+        health" or "metrics"). Empty unless shown degraded; reads health_errors and metrics_errors."""
+        if self.shown_status != GatewayStatus.DEGRADED:
+            return []
+        reasons = []
+        if self.status == GatewayStatus.DEGRADED:
+            for entry in self.health_errors or []:
+                if entry.get("source") == health_errors.HEALTH and not entry.get("resolved_at"):
+                    reasons.append({"source": "OpAMP health", "message": entry["message"], "at": entry.get("at")})
+            if not reasons:
+                reasons.append({"source": "OpAMP health", "message": "the agent reports itself unhealthy", "at": None})
+        if self.metrics_degraded_since is not None:
+            found = [e for e in self.metrics_errors or [] if not e.get("resolved_at")]
+            for entry in found or [{"message": self.metrics_problem, "at": None}]:
+                reasons.append({"source": "metrics", "message": entry["message"], "at": entry.get("at")})
+        reasons.sort(key=lambda reason: reason["at"] or "")
+        return [{**reason, "since": health_errors.parse(reason.pop("at"))} for reason in reasons]
+
     def error_history(self):
-        """health_errors with datetimes (at, resolved_at, healthy_since) for pages: newest first."""
+        """health_errors and metrics_errors with datetimes (at, resolved_at, healthy_since) for pages: newest first."""
+        entries = [*(self.health_errors or []), *(self.metrics_errors or [])]
+        entries.sort(key=lambda entry: entry.get("at") or "", reverse=True)
         return [
             {**entry, **{name: health_errors.parse(entry.get(name)) for name in ("at", "resolved_at", "healthy_since")}}
-            for entry in self.health_errors or []
+            for entry in entries
         ]
 
 
@@ -180,6 +225,9 @@ REPORTED_FIELDS = [
     "agent_description",
     "health",
     "health_errors",
+    "metrics_problem",
+    "metrics_degraded_since",
+    "metrics_errors",
     "effective_config",
     "effective_config_hash",
     "remote_config_status",
@@ -200,6 +248,7 @@ HEAVY_REPORTED_FIELDS = [
     "agent_description",
     "health",
     "health_errors",
+    "metrics_errors",
     "effective_config",
     "remote_config_error",
     "available_components",

@@ -20,6 +20,15 @@ DRIFTED = Q(desired_config_hash__gt="") & (
     ~Q(remote_config_hash=F("desired_config_hash")) | Q(remote_config_status="failed")
 )
 
+# The status pages, the API and filters show (Gateway.shown_status): degraded when OpAMP health says so or the
+# collector's own metrics show a problem (telemetry_app/health.py); offline whatever the metrics said last.
+METRICS_DEGRADED = Q(status="online", metrics_degraded_since__isnull=False)
+SHOWN_STATUS = {
+    "online": Q(status="online", metrics_degraded_since__isnull=True),
+    "degraded": Q(status="degraded") | METRICS_DEGRADED,
+    "offline": Q(status="offline"),
+}
+
 
 def report_fields(through=""):
     """REPORT_FIELDS as `.defer()` arguments, optionally through a relation ("gateway" on a target)."""
@@ -34,6 +43,10 @@ class GatewayQuerySet(OrgQuerySet):
     def drifted(self):
         """Gateways whose reported config differs from their desired one (Gateway.has_config_drift())."""
         return self.filter(DRIFTED)
+
+    def with_shown_status(self, status):
+        """Gateways whose shown status (Gateway.shown_status) is `status`: online, degraded or offline."""
+        return self.filter(SHOWN_STATUS[status])
 
     def without_reports(self):
         """The gateways without their long reports (REPORT_FIELDS), for lists and tables."""

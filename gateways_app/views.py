@@ -147,6 +147,7 @@ class GatewayDetailView(GatewayPageMixin, TemplateView):
             drift=gateway.has_config_drift(),
             config=config_compare.compare(gateway.desired_config, gateway.effective_config),
             **error_context(gateway),
+            degraded_reasons=gateway.degraded_reasons(),
             components=(gateway.available_components or {}).get("components") or {},
             can_restart=can_restart(gateway.capabilities) and gateway.status != GatewayStatus.OFFLINE,
             can_rotate=rotation.can_rotate(gateway),

@@ -46,6 +46,9 @@ class SeriesState(models.Model):
 
     gateway = models.OneToOneField("gateways_app.Gateway", on_delete=models.CASCADE, related_name="+")
     series = models.JSONField(default=dict)
+    # Health from metrics (health.py): the minutes not yet judged and each rule's streak; `updated_at` is
+    # when the gateway last reported (the stale check of health_status.py reads it).
+    health = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

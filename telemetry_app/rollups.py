@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from telemetry_app import throughput
+from telemetry_app import health, health_status, throughput
 from telemetry_app.models import Resolution, Rollup, SeriesState
 
 # A point more than this far in the future, or older than the org's per-minute retention, cannot be placed.
@@ -40,6 +40,7 @@ class Outcome:
     rejected: int = 0  # of those, refused (time out of range)
     rows: int = 0  # minute rows written
     reasons: set = field(default_factory=set)
+    minutes: set = field(default_factory=set)  # the minutes of the points kept (health.py judges complete ones)
 
     def reject(self, reason: str) -> None:
         self.rejected += 1
@@ -88,6 +89,7 @@ def accumulate(points, state: dict, *, now: datetime, oldest: datetime, outcome:
         if bucket is None or bucket > newest or bucket < oldest:
             outcome.reject("data point time outside the kept range")
             continue
+        outcome.minutes.add(bucket)
         key = (bucket, point.component_kind, point.component, point.signal, point.measure)
         cell = cells.get(key)
         if cell is None and len(cells) >= MAX_ROWS_PER_REQUEST:
@@ -127,22 +129,28 @@ def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome
     outcome = Outcome()
     oldest = now - timedelta(hours=minute_retention_hours)
     with transaction.atomic():
-        state_id, state = locked_state(gateway.pk)
+        state_id, state, health_state = locked_state(gateway.pk)
         cells = accumulate(points, state, now=now, oldest=oldest, outcome=outcome)
         forget_old(state, now)
-        SeriesState.objects.filter(pk=state_id).update(series=state, updated_at=now)
         # A counter that did not move writes no row: a missing minute reads as zero (most refused and
         # failed counters never move; this halves the rows of a healthy gateway).
         cells = {key: cell for key, cell in cells.items() if cell.gauge or cell.value}
+        # Health from metrics (health.py): no query unless a problem opens, moves or resolves.
+        changed = health.resume(health_state, now)
+        health.observe(health_state, cells, outcome.minutes)
+        changed |= health.evaluate(health_state, max(outcome.minutes, default=None))
+        if changed:
+            health_status.write(gateway.pk, health_state)
+        SeriesState.objects.filter(pk=state_id).update(series=state, health=health_state, updated_at=now)
         if cells:
             outcome.rows = upsert(gateway, cells)
             throughput.record(gateway, cells)  # the pages' per-signal view of the same deltas
     return outcome
 
 
-def locked_state(gateway_id) -> tuple[int, dict]:
-    """(id, series) of the gateway's SeriesState row, locked until the transaction ends (created the first time)."""
-    rows = SeriesState.objects.select_for_update().filter(gateway_id=gateway_id).values_list("pk", "series")
+def locked_state(gateway_id) -> tuple[int, dict, dict]:
+    """(id, series, health) of the gateway's SeriesState row, locked until the transaction ends (created once)."""
+    rows = SeriesState.objects.select_for_update().filter(gateway_id=gateway_id).values_list("pk", "series", "health")
     found = rows.first()
     if found is None:
         SeriesState.objects.get_or_create(gateway_id=gateway_id)

@@ -8,7 +8,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core_app.api.mixins import OrgOwnedSerializer
-from gateways_app.models import HEAVY_REPORTED_FIELDS, REPORTED_FIELDS, Gateway, RegistrationToken, Tag
+from gateways_app.models import (
+    HEAVY_REPORTED_FIELDS,
+    REPORTED_FIELDS,
+    Gateway,
+    GatewayStatus,
+    RegistrationToken,
+    Tag,
+)
 from gateways_app.services import parse_tag, resolve_tags
 
 TAGS_HELP = 'Tags as "key=value" strings, e.g. ["env=prod", "region=eu-west-1"]; missing tags are created.'
@@ -70,6 +77,15 @@ class GatewaySerializer(OrgOwnedSerializer):
 
     tags = TagListField(required=False)
     instance_uid = InstanceUidField(read_only=True)
+    status = serializers.ChoiceField(
+        choices=GatewayStatus.choices,
+        source="shown_status",
+        read_only=True,
+        help_text="degraded when OpAMP health (opamp_status) or the collector's own metrics (metrics_problem) say so.",
+    )
+    opamp_status = serializers.CharField(
+        source="status", read_only=True, help_text="online, degraded or offline as the OpAMP connection and health say."
+    )
 
     class Meta:
         model = Gateway
@@ -81,6 +97,7 @@ class GatewaySerializer(OrgOwnedSerializer):
             "mode",
             "instance_uid",
             "tags",
+            "opamp_status",
             *(name for name in REPORTED_FIELDS if name not in ("instance_uid", "hostname", "mode")),
         ]
         read_only_fields = [name for name in fields if name not in ("name", "tags", "organization")]

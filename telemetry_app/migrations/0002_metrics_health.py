@@ -1,6 +1,6 @@
-# Issue 14. Operations added by hand or copied from `makemigrations --dry-run -v 3`.
+# Issue 14: health from metrics: each gateway's rule streaks, kept beside its series state (health.py).
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -8,4 +8,10 @@ class Migration(migrations.Migration):
         ('telemetry_app', '0001_initial'),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name='seriesstate',
+            name='health',
+            field=models.JSONField(default=dict),
+        ),
+    ]
