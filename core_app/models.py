@@ -178,6 +178,14 @@ class OrgSettings(OrgOwnedModel):
         validators=[MinValueValidator(1), MaxValueValidator(3660)],
         help_text="Older hourly throughput rows are deleted.",
     )
+    # How often gateways push their collector's own metrics to the portal: the reader's interval in the OpAMP
+    # own_metrics offer (opamp_app/own_metrics.py, docs/telemetry.md).
+    telemetry_interval_seconds = models.PositiveIntegerField(
+        "gateway metrics interval (seconds)",
+        default=30,
+        validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text="How often each gateway's collector sends its own metrics (throughput, drops, queues) to the portal.",
+    )
     # Savings estimate (docs/telemetry.md, "Before vs after"): what the org pays its backend per million
     # items of a signal; empty means no estimate in money for that signal.
     price_per_million_log_records = price_field("log records")
@@ -201,6 +209,7 @@ class OrgSettings(OrgOwnedModel):
         "extra_allowed_components",
         "telemetry_minute_retention_hours",
         "telemetry_hour_retention_days",
+        "telemetry_interval_seconds",
         "price_per_million_log_records",
         "price_per_million_metric_points",
         "price_per_million_spans",

@@ -146,6 +146,22 @@ class ConfigManager:
         await self.collector.restart()
         return await self._healthy_or_rollback()
 
+    async def reapply(self, transform) -> ApplyResult:
+        """Run `transform(running config)` instead of the running config, applied like any config.
+
+        For what the supervisor itself adds to every config (its own-metrics reader, gateway/own_metrics.py)
+        when that changes: validated, swapped, restarted, rolled back on failure. Nothing runs yet: nothing
+        to do (the next config gets it through `extend`).
+        """
+        text = self.effective_config()
+        if not text:
+            return ApplyResult(True)
+        try:
+            config = parse_mapping(text, "the running config")
+        except ConfigError as error:
+            return ApplyResult(False, str(error))
+        return await self.apply_text(render(transform(config)))
+
     async def restart(self) -> ApplyResult:
         """Restart the collector on its current config (the OpAMP Restart command)."""
         if not self.running_path.exists():

@@ -23,6 +23,10 @@ What it does, by the spec (shared/reference/opamp-spec/specification.md):
   endpoint that is not a ws/wss/http/https URL, or that would drop TLS, is refused at once
   (FAILED), token and all. A candidate found at start (a crash mid-way) is tried first, the
   same way. Agents that cannot save settings only take the heartbeat interval.
+- Own metrics (spec: Own Telemetry Reporting), when the agent can use them (`on_own_metrics`): the
+  client announces ReportsOwnMetrics (with ReportsConnectionSettingsStatus) and hands every new
+  `own_metrics` offer to the agent, reporting APPLYING while it applies them (the supervisor
+  rewrites and restarts the collector), then APPLIED, or FAILED with the agent's reason.
 - A reply triggers a message only when something changed (no echo loops).
 - Reconnects with exponential backoff and jitter; UNAVAILABLE (RetryInfo), HTTP 429/503 and
   their Retry-After set the wait instead. `transport="auto"` starts on WebSocket and switches to
@@ -99,6 +103,10 @@ SETTINGS_APPLYING = opamp_pb2.ConnectionSettingsStatuses_APPLYING
 SETTINGS_FAILED = opamp_pb2.ConnectionSettingsStatuses_FAILED
 # Answers to a handshake or request with a candidate token that mean "this token is refused".
 TOKEN_REFUSED = {401, 403}
+# What the client announces for agents that apply own_metrics offers (agent.on_own_metrics).
+OWN_METRICS_CAPABILITIES = (
+    opamp_pb2.AgentCapabilities_ReportsOwnMetrics | opamp_pb2.AgentCapabilities_ReportsConnectionSettingsStatus
+)
 
 
 def offered_token(opamp) -> str:
@@ -120,7 +128,9 @@ class OpAMPClient:
     optionally save_connection(token, candidate, candidate_url="", urls=None): persist, in one
     atomic write, the OpAMP token, a candidate token, a candidate endpoint and (urls, when not
     None) the new (ws_url, http_url) — the client then takes connection settings offered over
-    OpAMP (see the module docstring).
+    OpAMP (see the module docstring); optionally on_own_metrics(TelemetryConnectionSettings): ''
+    when nothing changes, the reason they cannot be used, or an awaitable that applies them and
+    gives '' or the reason they failed.
     """
 
     def __init__(
@@ -140,6 +150,7 @@ class OpAMPClient:
         self.uid = bytes(instance_uid)
         self.token = token
         self.takes_tokens = callable(getattr(agent, "save_connection", None))
+        self.takes_own_metrics = callable(getattr(agent, "on_own_metrics", None))
         self.candidate = candidate_token if self.takes_tokens else ""
         self.candidate_url = candidate_url if self.takes_tokens else ""  # an offered endpoint being tried
         self.settings_status = SETTINGS_APPLIED
@@ -181,7 +192,10 @@ class OpAMPClient:
 
     @property
     def capabilities(self) -> int:
-        return self.agent.capabilities | (TOKEN_CAPABILITIES if self.takes_tokens else 0)
+        capabilities = self.agent.capabilities | (TOKEN_CAPABILITIES if self.takes_tokens else 0)
+        if self.takes_own_metrics:
+            capabilities |= OWN_METRICS_CAPABILITIES
+        return capabilities
 
     def build(self, parts, *, disconnect=False) -> opamp_pb2.AgentToServer:
         self.sequence_num += 1
@@ -286,8 +300,35 @@ class OpAMPClient:
             self.switching = True
         elif new_hash:
             self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
+        if new_hash and offers.HasField("own_metrics") and self.takes_own_metrics:
+            self._take_own_metrics(offers.own_metrics, bytes(offers.hash))
         if new_hash or self.switching:
             self.report("connection_settings_status")
+
+    def _take_own_metrics(self, settings, offer_hash: bytes) -> None:
+        """Hand an own_metrics offer to the agent; its outcome is this offer's status (unless a newer one came)."""
+        outcome = self.agent.on_own_metrics(settings)
+        if isinstance(outcome, str):
+            if outcome:
+                logger.error("refusing the offered own_metrics settings: %s", outcome)
+                self.settings_status, self.settings_error = SETTINGS_FAILED, outcome
+            return
+        if not self.switching:
+            self.settings_status, self.settings_error = SETTINGS_APPLYING, ""
+
+        async def finish():
+            error = await outcome
+            if self.settings_hash != offer_hash:
+                return  # a newer offer: its own outcome counts
+            if error:
+                self.settings_status, self.settings_error = SETTINGS_FAILED, error
+            elif self.candidate or self.candidate_url:
+                return  # the OpAMP switch under way reports for the offer
+            else:
+                self.settings_status, self.settings_error = SETTINGS_APPLIED, ""
+            self.report("connection_settings_status")
+
+        self._spawn(finish())
 
     @property
     def current_url(self) -> str:

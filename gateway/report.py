@@ -20,6 +20,7 @@ SUPERVISOR_CAPABILITIES = (
     | Caps.AgentCapabilities_ReportsHeartbeat
     | Caps.AgentCapabilities_AcceptsRestartCommand
     | Caps.AgentCapabilities_ReportsAvailableComponents
+    | Caps.AgentCapabilities_ReportsOwnMetrics  # the collector pushes them where the portal says (own_metrics.py)
 )
 
 REMOTE_STATUSES = {

@@ -12,7 +12,7 @@ import signal
 import threading
 import urllib.request
 
-from gateway import enroll, report
+from gateway import enroll, own_metrics, report
 from gateway.collector import Collector, Components, is_executable, list_components
 from gateway.configs import ConfigError, ConfigManager
 from gateway.heartbeat import HeartbeatService
@@ -45,6 +45,7 @@ class Supervisor:
         self.local = None  # LocalOpAMPServer, when the collector has the opamp extension
         self.identity = None
         self.metrics_error = None  # None: not checked; "": reachable; text: why not
+        self.own_metrics = None  # own_metrics.OwnMetrics offered by the portal: the reader in every config
 
     # Start and stop
 
@@ -96,7 +97,13 @@ class Supervisor:
             raise ConfigError(f"no executable collector at {binary!r}: set --collector or FLOWGATE_COLLECTOR")
         self.components = await list_components(binary)
         self.collector = Collector(binary, self.state.collector_dir / "config.yaml", on_change=self._health_changed)
-        extend = await self._start_local_endpoint()
+        local = await self._start_local_endpoint()
+        self.own_metrics = own_metrics.load(self.state.path)
+
+        def extend(config):
+            """What the supervisor adds to every config: the local OpAMP extension, the own-metrics reader."""
+            return own_metrics.with_reader(local(config) if local else config, self.own_metrics)
+
         self.configs = ConfigManager(
             self.state,
             self.collector,
@@ -244,6 +251,40 @@ class Supervisor:
                 self.client.report("remote_config_status")  # already done: say so again
                 return
             await self._apply(body.decode("utf-8", errors="replace"), hash_hex)
+
+    def on_own_metrics(self, settings):
+        """The portal offered own_metrics settings (OpAMPClient): '' when nothing changes, the reason when they
+        cannot be used, else a coroutine that applies them and gives '' or the reason they failed."""
+        try:
+            offered = own_metrics.from_offer(settings)
+        except ValueError as error:
+            return str(error)
+        if offered == self.own_metrics:
+            return ""
+        return self._apply_own_metrics(offered)
+
+    async def _apply_own_metrics(self, offered) -> str:
+        previous = self.own_metrics
+        # Saved before it is used: from now on every config gets the reader, after a restart too.
+        own_metrics.save(self.state.path, offered)
+        self.own_metrics = offered
+        logger.info(
+            "own metrics: pushing the collector's metrics to %s every %ss", offered.endpoint, offered.interval_seconds
+        )
+        async with self.apply_lock:
+
+            def swap(config):
+                return own_metrics.with_reader(own_metrics.without_reader(config, previous), offered)
+
+            result = await self.configs.reapply(swap)
+            if not result.ok:
+                # The collector did not take it (validate refused the reader, or it did not run healthy): back
+                # to the previous settings, which the config rolled back to runs.
+                logger.error("the collector did not take the offered metrics reader: %s", result.error)
+                own_metrics.save(self.state.path, previous)
+                self.own_metrics = previous
+        self._report_config()
+        return "" if result.ok else f"the collector did not take the metrics reader: {result.error}"
 
     async def on_restart(self):
         logger.info("restart command received")

@@ -137,16 +137,20 @@ def verify_registration_token(raw, now=None, *, lock=False):
     return row
 
 
-def verify_opamp_token(raw, now=None):
+def verify_opamp_token(raw, now=None, annotations=None):
     """The live OpAMPToken for an OpAMP JWT, with `.gateway`, its organization and settings loaded.
 
-    One database query: it runs on every OpAMP connection and plain-HTTP OpAMP request.
+    One database query: it runs on every OpAMP connection and plain-HTTP OpAMP request. `annotations`
+    ({name: expression}) are added to it: what a layer above needs of the gateway in the same query
+    (opamp_app/own_metrics.py: the gateway's telemetry credential).
     """
     now = now or timezone.now()
     claims = decode(raw, AUD_OPAMP, now)
     # The organization's settings (heartbeat interval) and the token being offered to the gateway
     # (rotation) come along: the OpAMP server needs nothing else.
     rows = OpAMPToken.objects.select_related("gateway__organization__settings", "gateway__offered_opamp_token")
+    if annotations:
+        rows = rows.annotate(**annotations)
     row = rows.filter(jti=claims["jti"]).first()
     _check_row(row, claims, now, owner_id=row.gateway_id if row else None)
     if row.grace_until is not None and row.grace_until <= now:

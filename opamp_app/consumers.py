@@ -28,7 +28,7 @@ from django.utils import timezone
 from core_app import agent_urls
 from core_app.ratelimit import scope_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, offload, services, writes
+from opamp_app import admission, offload, own_metrics, services, writes
 from opamp_app.presence import registry
 from opamp_core import bounds, framing, messages, protocol
 
@@ -101,8 +101,11 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             logger.exception("could not authenticate an OpAMP WebSocket: the database failed")
             await self.deny(admission.unavailable())
             return
-        # The OpAMP URL offered in connection settings: how this agent reached us (once per connection).
-        self.state = services.load_state(self.agent, opamp_endpoint=agent_urls.scope_endpoint(self.scope))
+        # The URLs offered in connection settings (OpAMP, own metrics): how this agent reached us (once per connection).
+        self.metrics_endpoint = own_metrics.scope_endpoint(self.scope)
+        self.state = services.load_state(
+            self.agent, opamp_endpoint=agent_urls.scope_endpoint(self.scope), metrics_endpoint=self.metrics_endpoint
+        )
         self.session = protocol.Session()
         # Messages of the agent and config pushes (delivered by the registry) change state and
         # session in turn, never interleaved across an await.
@@ -227,10 +230,13 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             if reply is not None:
                 await self.send_message(reply)
 
-    async def settings_changed(self, heartbeat_interval_seconds: int):
+    async def settings_changed(self, heartbeat_interval_seconds: int, telemetry_interval_seconds: int | None = None):
         """The organization's settings changed (push.notify_settings_changed, via the registry)."""
         async with self.lock:
             self.state.heartbeat_interval_seconds = heartbeat_interval_seconds
+            if telemetry_interval_seconds is not None:
+                self.agent = replace(self.agent, telemetry_interval_seconds=telemetry_interval_seconds)
+                self.state.own_metrics = self.own_metrics()
             reply, self.session = protocol.push(self.state, self.session)
             if reply is not None:
                 await self.send_message(reply)
@@ -244,6 +250,24 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
             reply, self.session = protocol.push(self.state, self.session)
             if reply is not None:
                 await self.send_message(reply)
+
+    async def telemetry_credential_offered(self):
+        """The gateway's telemetry credential was rotated (push.notify_telemetry_credential, via the registry)."""
+        load = database_sync_to_async(own_metrics.load_authorization, thread_sensitive=False)
+        authorization = await load(self.agent.gateway.pk)
+        async with self.lock:
+            self.agent = replace(self.agent, telemetry_authorization=authorization)
+            self.state.own_metrics = self.own_metrics()
+            reply, self.session = protocol.push(self.state, self.session)
+            if reply is not None:
+                await self.send_message(reply)
+
+    def own_metrics(self) -> tuple:
+        """GatewayState.own_metrics of this connection from the agent's credential and interval."""
+        agent = self.agent
+        return own_metrics.destination(
+            self.metrics_endpoint, agent.telemetry_authorization, agent.telemetry_interval_seconds
+        )
 
     async def restart(self):
         """Send the Restart command if the agent accepts it (push.request_restart, via the registry)."""

@@ -44,13 +44,14 @@ CLOSE_TOKEN_REFUSED = 1008
 # The channel-layer group every server process listens on (one channel per process).
 SERVERS_GROUP = "opamp.servers"
 # Message types on SERVERS_GROUP (push.py): a desired config for some gateways, or an event
-# about some gateways (`event`: TOKENS_REVOKED, TOKEN_OFFERED or RESTART).
+# about some gateways (`event`: TOKENS_REVOKED, TOKEN_OFFERED, TELEMETRY_CREDENTIAL_OFFERED or RESTART).
 CONFIGS_CHANGED = "opamp.configs_changed"
 GATEWAY_EVENT = "opamp.gateway_event"
-# An organization's settings changed (`organization_id`, `heartbeat_interval_seconds`).
+# An organization's settings changed (`organization_id`, `heartbeat_interval_seconds`, `telemetry_interval_seconds`).
 SETTINGS_CHANGED = "opamp.settings_changed"
 TOKENS_REVOKED = "tokens_revoked"
 TOKEN_OFFERED = "token_offered"
+TELEMETRY_CREDENTIAL_OFFERED = "telemetry_credential_offered"
 RESTART = "restart"
 # Connections handed an event per turn of the event loop (Registry._each).
 FANOUT_SLICE = 1000
@@ -207,8 +208,8 @@ class Registry:
         if not targets:
             return
         if kind == SETTINGS_CHANGED:
-            seconds = event["heartbeat_interval_seconds"]
-            await self._each(targets, lambda consumer: consumer.settings_changed(seconds))
+            seconds, telemetry_seconds = event["heartbeat_interval_seconds"], event.get("telemetry_interval_seconds")
+            await self._each(targets, lambda consumer: consumer.settings_changed(seconds, telemetry_seconds))
         elif kind == CONFIGS_CHANGED:
             config, digest = event["desired_config"], event["desired_config_hash"]
             await self._each(targets, lambda consumer: consumer.config_changed(config, digest))
@@ -216,6 +217,8 @@ class Registry:
             await self.close_refused(targets)
         elif kind == GATEWAY_EVENT and event.get("event") == TOKEN_OFFERED:
             await self._each(targets, lambda consumer: consumer.token_offered())
+        elif kind == GATEWAY_EVENT and event.get("event") == TELEMETRY_CREDENTIAL_OFFERED:
+            await self._each(targets, lambda consumer: consumer.telemetry_credential_offered())
         elif kind == GATEWAY_EVENT and event.get("event") == RESTART:
             await self._each(targets, lambda consumer: consumer.restart())
         else:

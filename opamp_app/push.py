@@ -23,8 +23,10 @@ channel per connection costs each connection a pending Redis read (docs/benchmar
   Restart command.
 - `notify_token_offered(gateway_id)`: the gateway has a new OpAMP token to take (rotation); its
   connections read the offer (one query each) and send it in ConnectionSettingsOffers.
-- `notify_settings_changed(organization_id, heartbeat_interval_seconds)`: the organization's
-  connected agents are offered the interval (sent after every save of its settings).
+- `notify_settings_changed(organization_id, heartbeat_interval_seconds, telemetry_interval_seconds)`:
+  the organization's connected agents are offered the intervals (sent after every save of its settings).
+- `notify_telemetry_credential(gateway_id)`: the gateway's telemetry credential was rotated; its
+  connections read the new one (one query each) and offer it in ConnectionSettingsOffers.own_metrics.
 """
 
 import logging
@@ -41,6 +43,7 @@ from opamp_app.presence import (
     RESTART,
     SERVERS_GROUP,
     SETTINGS_CHANGED,
+    TELEMETRY_CREDENTIAL_OFFERED,
     TOKEN_OFFERED,
     TOKENS_REVOKED,
 )
@@ -89,31 +92,50 @@ def request_restart(gateway_id) -> None:
     _send(_per_gateways({"type": GATEWAY_EVENT, "event": RESTART}, [gateway_id]))
 
 
-def notify_settings_changed(organization_id, heartbeat_interval_seconds: int) -> None:
-    """Offer an organization's (new) heartbeat interval to its connected agents.
+def notify_settings_changed(
+    organization_id, heartbeat_interval_seconds: int, telemetry_interval_seconds: int | None = None
+) -> None:
+    """Offer an organization's (new) heartbeat and own-metrics intervals to its connected agents.
 
-    Connections whose agent already has this interval send nothing (protocol.push()).
+    Connections whose agent already has these intervals send nothing (protocol.push()).
     """
     event = {
         "type": SETTINGS_CHANGED,
         "organization_id": uuid.UUID(str(organization_id)).hex,
         "heartbeat_interval_seconds": heartbeat_interval_seconds,
     }
+    if telemetry_interval_seconds is not None:
+        event["telemetry_interval_seconds"] = telemetry_interval_seconds
     _send([event])
+
+
+def notify_telemetry_credential(gateway_id) -> None:
+    """Make the gateway's open connections offer its new telemetry credential (own_metrics)."""
+    _send(_per_gateways({"type": GATEWAY_EVENT, "event": TELEMETRY_CREDENTIAL_OFFERED}, [gateway_id]))
 
 
 def on_settings_saved(sender, instance, **kwargs):
     """post_save receiver of OrgSettings (connected in OpampConfig.ready): after the commit."""
     organization_id, seconds = instance.organization_id, instance.heartbeat_interval_seconds
+    telemetry_seconds = instance.telemetry_interval_seconds
 
     def notify():
         try:
-            notify_settings_changed(organization_id, seconds)
+            notify_settings_changed(organization_id, seconds, telemetry_seconds)
         except Exception:
-            # Saved already; agents get the interval when they reconnect.
-            logger.exception("could not offer the new heartbeat interval of organization %s", organization_id)
+            # Saved already; agents get the intervals when they reconnect.
+            logger.exception("could not offer the new intervals of organization %s", organization_id)
 
     transaction.on_commit(notify)
+
+
+def on_telemetry_credential_rotated(sender, gateway_id, **kwargs):
+    """Receiver of telemetry_app.signals.telemetry_credential_rotated (connected in OpampConfig.ready)."""
+    try:
+        notify_telemetry_credential(gateway_id)
+    except Exception:
+        # The rotation is committed already; the agent is offered the credential when it reconnects.
+        logger.exception("could not offer a new telemetry credential to the connections of gateway %s", gateway_id)
 
 
 def on_tokens_revoked(sender, gateway_id, **kwargs):

@@ -26,6 +26,7 @@ from core_app.models import OrgSettings
 from core_app.services import get_org_settings
 from gateways_app import rotation, tokens
 from gateways_app.models import Gateway, GatewayStatus, OpAMPToken
+from opamp_app import own_metrics
 from opamp_core import convert, offers, protocol
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ class Agent:
     token_expires_at: datetime
     heartbeat_interval_seconds: int
     opamp_headers: tuple = ()  # offered in ConnectionSettingsOffers.opamp: a new token (rotation)
+    # Offered in ConnectionSettingsOffers.own_metrics (own_metrics.py): the gateway's telemetry credential
+    # (`Authorization` value) and the organization's reporting interval.
+    telemetry_authorization: str = ""
+    telemetry_interval_seconds: int = 30
 
 
 def extract_token(authorization: str, query_token: str) -> str:
@@ -60,18 +65,27 @@ def extract_token(authorization: str, query_token: str) -> str:
 def authenticate(raw_token, now=None) -> Agent:
     """The Agent an OpAMP token stands for; gateways_app.tokens.TokenError when refused.
 
-    One query (the token with its gateway, organization, settings and the token offered to the
-    gateway). Missing, malformed, expired, revoked, replaced-and-past-grace and wrong-audience
-    tokens (a registration token) are all refused. The first connection with a token offered to
-    the gateway completes its rotation (gateways_app.rotation.complete: a few writes, once);
-    a connection with another token is offered it (opamp_headers).
+    One query (the token with its gateway, organization, settings, the token offered to the
+    gateway and its telemetry credential). Missing, malformed, expired, revoked, replaced-and-past-grace
+    and wrong-audience tokens (a registration token) are all refused. The first connection with a
+    token offered to the gateway completes its rotation (gateways_app.rotation.complete: a few
+    writes, once); a connection with another token is offered it (opamp_headers). A gateway's first
+    connection issues its telemetry credential (own_metrics.authorization_of: one write, once).
     """
-    row = tokens.verify_opamp_token(raw_token, now)
+    row = tokens.verify_opamp_token(raw_token, now, annotations=own_metrics.annotations())
     gateway = row.gateway
     if gateway.offered_opamp_token_id == row.pk:
         rotation.complete(gateway, row, now)
-    interval = _heartbeat_interval(gateway.organization)
-    return Agent(gateway, row.pk, row.expires_at, interval, offered_headers(gateway, row.pk))
+    org_settings = _org_settings(gateway.organization)
+    return Agent(
+        gateway,
+        row.pk,
+        row.expires_at,
+        org_settings.heartbeat_interval_seconds,
+        offered_headers(gateway, row.pk),
+        telemetry_authorization=own_metrics.authorization_of(row),
+        telemetry_interval_seconds=org_settings.telemetry_interval_seconds,
+    )
 
 
 def offered_headers(gateway: Gateway, token_id) -> tuple:
@@ -91,11 +105,11 @@ def load_offered_headers(gateway_id, token_id) -> tuple:
     return () if gateway is None else offered_headers(gateway, token_id)
 
 
-def _heartbeat_interval(org) -> int:
+def _org_settings(org) -> OrgSettings:
     try:
-        return org.settings.heartbeat_interval_seconds
+        return org.settings
     except ObjectDoesNotExist:  # an organization made without its settings row
-        return get_org_settings(org).heartbeat_interval_seconds
+        return get_org_settings(org)
 
 
 def report_limits() -> convert.Limits:
@@ -110,17 +124,22 @@ def report_limits() -> convert.Limits:
     )
 
 
-def load_state(agent: Agent, opamp_endpoint: str = "") -> protocol.GatewayState:
+def load_state(agent: Agent, opamp_endpoint: str = "", metrics_endpoint: str = "") -> protocol.GatewayState:
     """The protocol's view of the agent's gateway (no query: the row came with the token).
 
     `opamp_endpoint`: the OpAMP URL the agent reaches us through, offered in the connection
-    settings (the transport computes it from its connection: core_app.agent_urls).
+    settings (the transport computes it from its connection: core_app.agent_urls);
+    `metrics_endpoint`: the portal's OTLP/HTTP metrics URL the same way (own_metrics.py), offered
+    with the agent's telemetry credential in `own_metrics` ('' offers none).
     """
     return protocol.GatewayState.from_gateway(
         agent.gateway,
         heartbeat_interval_seconds=agent.heartbeat_interval_seconds,
         opamp_headers=agent.opamp_headers,
         opamp_endpoint=opamp_endpoint,
+        own_metrics=own_metrics.destination(
+            metrics_endpoint, agent.telemetry_authorization, agent.telemetry_interval_seconds
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from core_app import agent_urls
 from core_app.ratelimit import client_address
 from gateways_app.tokens import TokenError
-from opamp_app import admission, offload, services, writes
+from opamp_app import admission, offload, own_metrics, services, writes
 from opamp_app.presence import registry
 from opamp_core import bounds, compression, framing, messages, protocol
 
@@ -128,7 +128,11 @@ async def refuse_report(request, agent, refused: bounds.ReportRefused):
 
 async def answer(request, agent, message, *, limits=None, large=False):
     gateway = agent.gateway
-    state = services.load_state(agent, opamp_endpoint=agent_urls.request_endpoint(request))
+    state = services.load_state(
+        agent,
+        opamp_endpoint=agent_urls.request_endpoint(request),
+        metrics_endpoint=own_metrics.request_endpoint(request),
+    )
     key = session_key(gateway.pk)
     session = await cache.aget(key) or protocol.Session()
     limits = limits or services.report_limits()

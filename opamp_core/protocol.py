@@ -82,10 +82,11 @@ class GatewayState:
     instance_uid is the 16 raw bytes (a uuid.UUID is accepted and converted), None while the
     gateway has not connected yet. desired_config_hash must be convert.config_hash(desired_config);
     a config is only ever sent when both are non-empty. heartbeat_interval_seconds,
-    opamp_headers and opamp_endpoint are not columns: the caller passes the interval it wants the
-    agent to use (a setting), the OpAMP headers to offer it (a new token being rotated in;
-    opamp_core.offers) and the OpAMP URL the agent reaches the server through (the transport
-    computes it from its connection: core_app/agent_urls.py).
+    opamp_headers, opamp_endpoint and own_metrics are not columns: the caller passes the interval it
+    wants the agent to use (a setting), the OpAMP headers to offer it (a new token being rotated in;
+    opamp_core.offers), the OpAMP URL the agent reaches the server through (the transport
+    computes it from its connection: core_app/agent_urls.py) and where the agent sends its own
+    metrics (offers.own_metrics_destination(): endpoint, credential, interval; opamp_app/own_metrics.py).
     """
 
     instance_uid: bytes | None = None
@@ -112,6 +113,7 @@ class GatewayState:
     heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS
     opamp_headers: tuple = ()
     opamp_endpoint: str = ""
+    own_metrics: tuple = ()
 
     def __post_init__(self):
         if isinstance(self.instance_uid, uuid.UUID):
@@ -125,6 +127,7 @@ class GatewayState:
         heartbeat_interval_seconds: int = DEFAULT_HEARTBEAT_SECONDS,
         opamp_headers=(),
         opamp_endpoint: str = "",
+        own_metrics=(),
     ):
         """Copy STORED_FIELDS and instance_uid from any object that has them (a Gateway row)."""
         values = {name: getattr(gateway, name) for name in STORED_FIELDS}
@@ -133,6 +136,7 @@ class GatewayState:
             heartbeat_interval_seconds=heartbeat_interval_seconds,
             opamp_headers=tuple(opamp_headers),
             opamp_endpoint=opamp_endpoint,
+            own_metrics=tuple(own_metrics),
             **values,
         )
 
@@ -470,10 +474,15 @@ def _put_settings_offer(reply, current: GatewayState, session: Session) -> None:
     offered it last: an offer is sent once per connection and content, and again on every new
     connection until the agent reports its hash (a token being rotated in reaches an agent that
     lost the offer with its connection). Its `opamp` part names the endpoint the agent reaches us
-    through (current.opamp_endpoint), as the spec requires.
+    through (current.opamp_endpoint), as the spec requires; its `own_metrics` part (agents with
+    ReportsOwnMetrics) where to send the agent's own metrics (current.own_metrics).
     """
     made = offers.offer(
-        current.capabilities, current.heartbeat_interval_seconds, current.opamp_headers, current.opamp_endpoint
+        current.capabilities,
+        current.heartbeat_interval_seconds,
+        current.opamp_headers,
+        current.opamp_endpoint,
+        current.own_metrics,
     )
     if made is None or session.settings_hash == made[0]:
         return

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core_app import audit
 from telemetry_app.models import TelemetryCredential
+from telemetry_app.signals import telemetry_credential_rotated
 
 SCHEME = "fgt"
 
@@ -65,11 +66,14 @@ def rotate(gateway, now=None, *, user=None) -> TelemetryCredential:
     """Replace the gateway's credential (after a leak, or on a schedule), audited; the OpAMP offer carries the new one.
 
     The replaced one works for the organization's grace period (opamp_token_grace_minutes), then is refused.
+    The gateway's connected agents are offered the new one after the commit (signals.py).
     """
     row = issue(gateway, now)
     audit.record(
         gateway.organization, "gateway.telemetry_credential_rotated", gateway, user=user, changes={"prefix": row.prefix}
     )
+    gateway_id = gateway.pk
+    transaction.on_commit(lambda: telemetry_credential_rotated.send(sender=TelemetryCredential, gateway_id=gateway_id))
     return row
 
 

@@ -42,6 +42,7 @@ def test_owner_changes_settings_in_admin(alice, org):
         "extra_allowed_components": '["kafka"]',
         "telemetry_minute_retention_hours": 24,
         "telemetry_hour_retention_days": 30,
+        "telemetry_interval_seconds": 30,
     }
     response = login(alice).post(url, data)
     assert response.status_code == 302

@@ -100,6 +100,7 @@ def test_saving_settings_is_audited(alice_browser, org):
         "extra_allowed_components": "[]",
         "telemetry_minute_retention_hours": 48,
         "telemetry_hour_retention_days": 90,
+        "telemetry_interval_seconds": 30,
     }
     assert alice_browser.post(reverse("core:settings"), data).status_code == 302
     assert OrgSettings.objects.get(organization=org).heartbeat_interval_seconds == 15
