@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 
 from core_app.pages import OrgPageMixin
 from dashboard_app import charts, services
+from telemetry_app import pages as telemetry_pages
 
 
 class DashboardView(OrgPageMixin, TemplateView):
@@ -26,5 +27,6 @@ class DashboardView(OrgPageMixin, TemplateView):
             outcomes_empty=outcomes_empty,
             rolled_back_after=rolled_back_after,
             failed_targets=sum(row[4] for row in outcomes),
+            throughput=telemetry_pages.fleet_context(self.org, self.request.GET.get(telemetry_pages.RANGE_PARAM)),
         )
         return context

@@ -24,6 +24,7 @@ urlpatterns = [
     re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include("core_app.api.urls")),
     path("api/v1/", include("templates_app.api.urls")),
+    path("api/v1/", include("telemetry_app.api.urls")),  # before the gateways router: gateways/{id}/throughput/
     path("api/v1/", include("gateways_app.api.urls")),
     path("api/v1/", include("deployments_app.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

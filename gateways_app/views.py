@@ -21,7 +21,7 @@ from django.views.generic import FormView, TemplateView
 from core_app import audit
 from core_app.pages import OrgPageMixin
 from core_app.roles import Role
-from gateways_app import config_compare, gateway_commands, rotation, services
+from gateways_app import config_compare, gateway_commands, panels, rotation, services
 from gateways_app.filters import GatewayFilterSet
 from gateways_app.forms import GatewayForm, RegistrationTokenForm
 from gateways_app.models import (
@@ -155,6 +155,7 @@ class GatewayDetailView(GatewayPageMixin, TemplateView):
             recent_targets=gateway.deployment_targets.select_related("deployment__template_version__template").order_by(
                 "-deployment__created_at"
             )[:5],
+            panels=panels.render_all(self.request, gateway),  # sections of the apps above (gateways_app/panels.py)
         )
         return context
 

@@ -1,0 +1,161 @@
+"""Reading throughput: series per signal over a time range, totals and the busiest gateways.
+
+One query per series, grouped in the database into slots of `step` seconds counted from `start`: a 7-day
+chart of a 1,000-gateway fleet reads hour rows (24 per gateway, signal and day), never minute rows.
+Minute rows are read where they cover the range (the organization's per-minute retention) and the step is
+under an hour; before that, hour rows (each counted in the slot its hour starts in). Slots without rows are
+zeros: a series always has (end − start) / step points.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import BigIntegerField, F, Func, Q, Sum
+
+from telemetry_app import retention
+from telemetry_app.models import Resolution
+from telemetry_app.throughput import MEASURES, SIGNALS
+
+ALL_SIGNALS = (*SIGNALS, "profiles")
+HOUR = 3600
+
+
+@dataclass
+class Point:
+    """One slot of one signal: the stored measures, and `dropped_total` (refused + processor drops)."""
+
+    time: datetime
+    received: int = 0
+    refused: int = 0
+    dropped: int = 0  # processors' incoming − outgoing (may be negative in a slot: a batch let out held items)
+    sent: int = 0
+    failed: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        return self.refused + self.dropped
+
+    def add(self, values: dict) -> None:
+        for name in MEASURES:
+            setattr(self, name, getattr(self, name) + (values.get(name) or 0))
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "dropped_total": self.dropped_total}
+
+
+def reduction(received: int, sent: int) -> float | None:
+    """Percent of the received items that were not sent (out ÷ in); None without input."""
+    if received <= 0:
+        return None
+    return round(100 * (1 - sent / received), 1)
+
+
+@dataclass
+class Window:
+    start: datetime  # inclusive, a whole minute
+    end: datetime  # exclusive
+    step: int  # seconds, a multiple of 60
+    minutes_from: datetime | None  # minute rows are read from here on; hour rows before (None: hour rows only)
+
+    @property
+    def slots(self) -> int:
+        return max(1, -(-int((self.end - self.start).total_seconds()) // self.step))
+
+    def times(self) -> list:
+        return [self.start + timedelta(seconds=self.step * index) for index in range(self.slots)]
+
+
+def whole_minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def whole_hour(moment: datetime) -> datetime:
+    return whole_minute(moment).replace(minute=0)
+
+
+def window(organization, start: datetime, end: datetime, step: int, *, now: datetime) -> Window:
+    """The rows a range needs: minute rows from the first whole hour the org's per-minute retention keeps complete."""
+    start = whole_minute(start)
+    if step % HOUR == 0:
+        return Window(start, end, step, None)
+    minute_hours, _ = retention.settings_of(organization)
+    kept_from = whole_hour(now - timedelta(hours=minute_hours)) + timedelta(hours=1)
+    return Window(start, end, step, max(kept_from, start))
+
+
+class Slot(Func):
+    """floor((epoch seconds of the expression − origin) / step), on PostgreSQL and SQLite."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression, *, origin: int, step: int):
+        super().__init__(expression)
+        self.origin, self.step = origin, step
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "sqlite":
+            text = f"((CAST(strftime('%%s', {sql}) AS INTEGER) - %s) / %s)"
+        else:
+            text = f"CAST(FLOOR((EXTRACT(EPOCH FROM {sql}) - %s) / %s) AS BIGINT)"
+        return text, (*params, self.origin, self.step)
+
+
+def rows_in(rows, win: Window):
+    """The rows of the window: hour rows before `minutes_from` (all of them without it), minute rows after."""
+    rows = rows.filter(bucket__lt=win.end)
+    if win.minutes_from is None:
+        return rows.filter(resolution=Resolution.HOUR, bucket__gte=whole_hour(win.start))
+    minutes = Q(resolution=Resolution.MINUTE, bucket__gte=max(win.start, win.minutes_from))
+    if win.minutes_from <= win.start:
+        return rows.filter(minutes)  # minutes cover the whole range: an hour row would count its minutes twice
+    # minutes_from is then a whole hour: the hour rows before it and the minute rows after never overlap.
+    hours = Q(resolution=Resolution.HOUR, bucket__gte=whole_hour(win.start), bucket__lt=win.minutes_from)
+    return rows.filter(hours | minutes)
+
+
+def series(rows, win: Window, signals=SIGNALS) -> dict:
+    """{signal: [Point per slot]} of the Throughput rows `rows` (already scoped to an org or a gateway): one query."""
+    origin = int(win.start.timestamp())
+    grouped = (
+        rows_in(rows, win)
+        .filter(signal__in=signals)
+        .annotate(slot=Slot(F("bucket"), origin=origin, step=win.step))
+        .values("slot", "signal")
+        .annotate(**{name: Sum(name) for name in MEASURES})
+        .order_by()
+    )
+    result = {signal: [Point(time) for time in win.times()] for signal in signals}
+    last = win.slots - 1
+    for row in grouped:
+        # An hour row that starts before `start` (the range's first, partial hour) counts in the first slot.
+        result[row["signal"]][min(max(row["slot"], 0), last)].add(row)
+    return result
+
+
+def totals(points, time=None) -> Point:
+    total = Point(time or (points[0].time if points else None))
+    for point in points:
+        total.add(asdict(point))
+    return total
+
+
+def top_gateways(rows, win: Window, limit: int = 10) -> list:
+    """[{gateway_id, gateway__name, received, …}] of the gateways that received the most items in the window."""
+    grouped = (
+        rows_in(rows, win)
+        .values("gateway_id", "gateway__name")
+        .annotate(**{name: Sum(name) for name in MEASURES})
+        .filter(received__gt=0)
+        .order_by("-received", "gateway__name")[:limit]
+    )
+    found = []
+    for row in grouped:
+        row["dropped_total"] = row["refused"] + row["dropped"]
+        row["reduction"] = reduction(row["received"], row["sent"])
+        found.append(row)
+    return found
+
+
+def has_data(rows) -> bool:
+    return rows.exists()
