@@ -10,6 +10,9 @@ The method (docs/telemetry.md, "Before vs after"), for each gateway a configurat
 - in each window, per signal: items in (receivers' `accepted`) and items out (exporters' `sent`), per hour of data
   the gateway reported in that window (minutes with at least one rollup row), so a gateway that started reporting
   half-way through a window is compared on the half it has;
+- once the org's per-minute rows of a window were summed into hour rows (retention.py), the hour rows of the
+  whole hour before the hour it was sent in, and of the first whole hour from SETTLE after it was applied, stand
+  in for that window (minute rows are used wherever a gateway has any in the window);
 - a gateway counts for a signal only with items in, in both windows; the others are named as excluded;
 - per signal, the gateways' hourly rates are added up: out per hour before and after, and the out ÷ in ratio
   before and after. The **reduction** is the change of that ratio, so more or less traffic coming in is not
@@ -64,13 +67,30 @@ def floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def windows(placement: Placement, now: datetime):
-    """(before from, before to, after from, after to) of a placement; the after window may be empty (from >= to)."""
+    """(before from, before to, after from, after to) of a placement in minute rows; the after window may be
+    empty (from >= to)."""
     before_to = floor_minute(placement.sent_at or placement.applied_at)
     after_from = floor_minute(placement.applied_at) + SETTLE
     after_to = min(after_from + WINDOW, floor_minute(now))
     if placement.until is not None:
         after_to = min(after_to, floor_minute(placement.until))
+    return before_to - WINDOW, before_to, after_from, max(after_to, after_from)
+
+
+def hour_windows(placement: Placement, now: datetime):
+    """The same windows in hour rows (minute rows older than the org's retention are summed into hours): the whole
+    hour before the hour it was sent in, the first whole hour starting at least SETTLE after it was applied."""
+    before_to = floor_hour(placement.sent_at or placement.applied_at)
+    settled = placement.applied_at + SETTLE
+    after_from = floor_hour(settled) + (WINDOW if settled != floor_hour(settled) else timedelta(0))
+    after_to = min(after_from + WINDOW, floor_hour(now))
+    if placement.until is not None:
+        after_to = min(after_to, floor_hour(placement.until))
     return before_to - WINDOW, before_to, after_from, max(after_to, after_from)
 
 
@@ -147,29 +167,34 @@ class Comparison:
     compared: int = 0  # of those, gateways counted for at least one signal
     excluded: list = field(default_factory=list)  # names of the placed gateways counted for no signal
     open_windows: int = 0  # counted gateways whose hour after is not over yet
+    minute_retention_hours: int | None = None  # the org's: older changes cannot be compared
     window_minutes: int = int(WINDOW.total_seconds() // 60)
     settle_minutes: int = int(SETTLE.total_seconds() // 60)
 
 
-def prices(org) -> dict:
+def prices(org_settings) -> dict:
     """{signal: price per million items or None} from the org's settings."""
-    org_settings = get_org_settings(org)
     return {signal: getattr(org_settings, name) for signal, name in PRICE_FIELDS.items()}
 
 
 def compare(org, placements, *, now=None, price_of=None) -> Comparison:
-    """The Comparison of the org's rollups around `placements` (one per gateway; the first of a gateway wins)."""
+    """The Comparison of the org's rollups around `placements` (one per gateway; the first of a gateway wins).
+
+    `price_of` ({signal: price or None}) defaults to the org's settings (one query)."""
     now = now or timezone.now()
-    price_of = prices(org) if price_of is None else price_of
     by_gateway = {}
     for placement in placements:
         by_gateway.setdefault(placement.gateway_id, placement)
     result = Comparison(placed=len(by_gateway))
+    if price_of is None:
+        org_settings = get_org_settings(org)
+        price_of = prices(org_settings)
+        result.minute_retention_hours = org_settings.telemetry_minute_retention_hours
     if not by_gateway:
         return result
     groups = defaultdict(list)
     for placement in by_gateway.values():
-        groups[windows(placement, now)].append(placement.gateway_id)
+        groups[windows(placement, now), hour_windows(placement, now)].append(placement.gateway_id)
     sums, minutes = _query(org, groups)
     per_signal = {signal: SignalComparison(signal, price=price_of.get(signal)) for signal in SIGNALS}
     counted = set()
@@ -187,31 +212,37 @@ def compare(org, placements, *, now=None, price_of=None) -> Comparison:
     result.signals = [row for row in per_signal.values() if row.gateways]
     result.compared = len(counted)
     result.excluded = sorted(p.name for gateway_id, p in by_gateway.items() if gateway_id not in counted)
-    for (_, _, after_from, _), ids in groups.items():
+    for ((_, _, after_from, _), _), ids in groups.items():
         if after_from + WINDOW > floor_minute(now):  # not over yet (a rollback's end is not counted here)
             result.open_windows += len(counted.intersection(ids))
     return result
 
 
+# Phases of a row: in the minute windows ("b", "a"), else in the hour windows ("hb", "ha").
+PHASES = {Resolution.MINUTE: ("b", "a"), Resolution.HOUR: ("hb", "ha")}
+
+
 def _query(org, groups):
     """({(gateway, phase, kind, signal): items}, {(gateway, phase): minutes with data}): two queries."""
     phases, ids, starts, ends = [], [], [], []
-    for (before_from, before_to, after_from, after_to), gateway_ids in groups.items():
-        phases.append(
-            When(Q(gateway_id__in=gateway_ids, bucket__gte=before_from, bucket__lt=before_to), then=Value("b"))
-        )
-        if after_to > after_from:
-            phases.append(
-                When(Q(gateway_id__in=gateway_ids, bucket__gte=after_from, bucket__lt=after_to), then=Value("a"))
-            )
+    for (minute_windows, hour_windows_), gateway_ids in groups.items():
+        for resolution, (before_from, before_to, after_from, after_to) in (
+            (Resolution.MINUTE, minute_windows),
+            (Resolution.HOUR, hour_windows_),
+        ):
+            before, after = PHASES[resolution]
+            rows_of = Q(resolution=resolution, gateway_id__in=gateway_ids)
+            phases.append(When(rows_of & Q(bucket__gte=before_from, bucket__lt=before_to), then=Value(before)))
+            if after_to > after_from:
+                phases.append(When(rows_of & Q(bucket__gte=after_from, bucket__lt=after_to), then=Value(after)))
+            starts.append(before_from)
+            ends.append(max(before_to, after_to))
         ids += gateway_ids
-        starts.append(before_from)
-        ends.append(max(before_to, after_to))
     rows = (
         Rollup.objects.for_org(org)
-        .filter(resolution=Resolution.MINUTE, gateway_id__in=ids, bucket__gte=min(starts), bucket__lt=max(ends))
+        .filter(gateway_id__in=ids, resolution__in=list(PHASES), bucket__gte=min(starts), bucket__lt=max(ends))
         .annotate(phase=Case(*phases, default=Value(""), output_field=CharField()))
-        .filter(phase__in=("b", "a"))
+        .filter(phase__in=("b", "a", "hb", "ha"))
         .order_by()
     )
     moved = Q(component_kind=RECEIVER, measure="accepted") | Q(component_kind=EXPORTER, measure="sent")
@@ -221,18 +252,20 @@ def _query(org, groups):
         .values("gateway_id", "phase", "component_kind", "signal")
         .annotate(items=Sum("value"))
     }
-    minutes = {
-        (row["gateway_id"], row["phase"]): row["minutes"]
-        for row in rows.values("gateway_id", "phase").annotate(minutes=Count("bucket", distinct=True))
-    }
+    minutes = {}
+    for row in rows.values("gateway_id", "phase").annotate(buckets=Count("bucket", distinct=True)):
+        per_bucket = 60 if row["phase"].startswith("h") else 1
+        minutes[row["gateway_id"], row["phase"]] = row["buckets"] * per_bucket
     return sums, minutes
 
 
 def _rates(sums, minutes, gateway_id, signal):
     """(in before, out before, in after, out after) per hour of data for one gateway and signal, or None when it
-    had no items in, in one of the windows."""
+    had no items in, in one of the windows. Minute rows where the gateway has any in a window, else hour rows."""
     rates = []
     for phase in ("b", "a"):
+        if (gateway_id, phase) not in minutes:
+            phase = "h" + phase
         items_in = sums.get((gateway_id, phase, RECEIVER, signal), 0)
         if not items_in:
             return None

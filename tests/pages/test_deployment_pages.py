@@ -90,7 +90,9 @@ def test_a_finished_deployment_stops_polling(alice_browser, acme_fleet):
 
     actions.cancel(acme_fleet["deployment"].pk)
     content = alice_browser.get(reverse("deployments:detail", args=[acme_fleet["deployment"].pk])).content.decode()
-    assert 'data-status="cancelled"' in content and "hx-trigger" not in content
+    # Only the before-vs-after card loads once (hx-trigger="load"); nothing polls.
+    assert 'data-status="cancelled"' in content and 'hx-trigger="every' not in content
+    assert content.count("hx-trigger") == content.count('hx-trigger="load"') == 1
 
 
 def test_the_detail_shows_batches_targets_and_timeline(alice_browser, acme_fleet):

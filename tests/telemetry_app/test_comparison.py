@@ -7,6 +7,7 @@ import pytest
 
 from gateways_app.models import Gateway
 from telemetry_app.comparison import Placement, chart, compare
+from telemetry_app.models import Rollup
 from tests.telemetry_app.rollup_rows import rows
 
 APPLIED = datetime(2026, 12, 5, 10, 0, 20, tzinfo=UTC)
@@ -109,6 +110,28 @@ def test_the_hour_after_ends_at_a_rollback_and_at_now(org, gateway):
     assert rolled_back.open_windows == 0  # over: ended by the rollback
     so_far = compare(org, [placed(gateway)], now=AFTER + timedelta(minutes=30, seconds=40), price_of=NO_PRICES)
     assert (only(so_far).after_out, only(so_far).reduction_percent, so_far.open_windows) == (500, 75.0, 1)
+
+
+def test_hour_rows_stand_in_once_the_minutes_were_summed(org, gateway):
+    # Summed by retention: the hour before the hour it was sent in (09:00), the first whole hour after (11:00).
+    for hour, sent in ((BEFORE, 1000), (datetime(2026, 12, 5, 11, 0, tzinfo=UTC), 400)):
+        for kind, component, measure, value in (
+            ("receiver", "filelog", "accepted", 1000),
+            ("exporter", "otlphttp", "sent", sent),
+        ):
+            Rollup.objects.create(
+                organization=org, gateway=gateway, resolution="hour", bucket=hour, component_kind=kind,
+                component=component, signal="logs", measure=measure, value=value,
+            )  # fmt: skip
+    # The hour it was applied in (10:00) mixes both configurations: never counted.
+    Rollup.objects.create(
+        organization=org, gateway=gateway, resolution="hour", bucket=datetime(2026, 12, 5, 10, 0, tzinfo=UTC),
+        component_kind="exporter", component="otlphttp", signal="logs", measure="sent", value=10**6,
+    )  # fmt: skip
+    row = only(compare(org, [placed(gateway)], now=NOW + timedelta(days=3), price_of=NO_PRICES))
+    assert (row.before_in, row.before_out, row.after_in, row.after_out, row.reduction_percent) == (
+        1000, 1000, 1000, 400, 60.0,
+    )  # fmt: skip
 
 
 def test_nothing_after_yet_compares_nothing(org, gateway):
