@@ -22,9 +22,11 @@ WAIT = 40  # seconds for anything the gateway does
 
 
 class Sink:
-    """A tiny OTLP/HTTP receiver: POST /v1/logs with JSON bodies; keeps the log record bodies."""
+    """A tiny OTLP/HTTP receiver: POST /v1/logs with JSON bodies; keeps the log record bodies.
 
-    def __init__(self):
+    `port`: 0 for any free one; a closed sink's port to bring it back where a collector sends."""
+
+    def __init__(self, port=0):
         self.lines = []
         sink = self
 
@@ -41,7 +43,7 @@ class Sink:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
