@@ -41,8 +41,9 @@ def fleet_counts(org):
 
 
 def degraded_gateways(org, limit=8):
-    """The first `limit` degraded gateways (OpAMP health or their own metrics), the longest degraded first:
-    one query; each row's degraded_reasons() reads only its own columns (health_errors, metrics_errors)."""
+    """The first `limit` degraded gateways (OpAMP health or their own metrics): those degraded by metrics first,
+    the longest degraded first, then by name. One query; each row's degraded_reasons() reads only its own columns
+    (health_errors, metrics_errors)."""
     rows = Gateway.objects.for_org(org).with_shown_status(GatewayStatus.DEGRADED).without_reports()
     return list(rows.order_by(F("metrics_degraded_since").asc(nulls_last=True), "name")[:limit])
 
