@@ -7,33 +7,47 @@ organization's `telemetry_interval_seconds` (offers.METRICS_INTERVAL_HEADER). Th
 turns it into a periodic OTLP reader in every collector config it runs (gateway/own_metrics.py).
 
 Cost: nothing per message. The credential's prefix and seed come with the authentication query
-(two correlated subqueries on the token row, `annotations()`), the endpoint from the connection
+(one correlated subquery on the token row, `annotations()`), the endpoint from the connection
 (core_app/agent_urls.py): a WebSocket builds the offer once, at connect; a plain-HTTP request with
 its authentication. A gateway without a credential gets one at its first connection (one write,
 once). A rotated credential or a new interval is pushed to open connections (push.py).
 """
 
+import functools
+
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from core_app import agent_urls
+from gateways_app.models import OpAMPToken
 from opamp_core import offers
 from telemetry_app import credentials
 from telemetry_app.models import TelemetryCredential
 
 # The OTLP/HTTP metrics path under the portal's root (telemetry_app/urls.py).
 METRICS_PATH = "/v1/metrics"
-PREFIX, SEED = "telemetry_credential_prefix", "telemetry_credential_seed"
+CREDENTIAL = "telemetry_credential"
 
 
 def annotations() -> dict:
-    """Annotations of an OpAMPToken query: the prefix and seed of its gateway's current telemetry credential."""
-    current = TelemetryCredential.objects.filter(gateway_id=OuterRef("gateway_id"), replaced_at__isnull=True)
-    current = current.order_by("-created_at")
-    return {
-        PREFIX: Subquery(current.values("prefix")[:1]),
-        SEED: Subquery(current.values("seed")[:1]),
-    }
+    """Annotations of an OpAMPToken query: `prefix seed` of its gateway's current telemetry credential.
+
+    Raw SQL: the ORM's Subquery costs about a millisecond of query compilation on every authentication
+    (measured: 4.5 against 2.8 ms of CPU per authentication); this is one indexed lookup (gateway,
+    replaced_at) in the same statement. Its text holds only quoted table names of the models, no input.
+    """
+    return {CREDENTIAL: RawSQL(_credential_sql(connection.vendor), ())}  # noqa: S611
+
+
+@functools.cache
+def _credential_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    credential, token = quote(TelemetryCredential._meta.db_table), quote(OpAMPToken._meta.db_table)
+    return (
+        f"SELECT c.prefix || ' ' || c.seed FROM {credential} c WHERE c.gateway_id = {token}.gateway_id "  # noqa: S608
+        "AND c.replaced_at IS NULL ORDER BY c.created_at DESC LIMIT 1"
+    )
 
 
 def authorization_of(token_row) -> str:
@@ -41,7 +55,7 @@ def authorization_of(token_row) -> str:
 
     `token_row` is an OpAMPToken loaded with annotations() (and its gateway).
     """
-    prefix, seed = getattr(token_row, PREFIX, None), getattr(token_row, SEED, None)
+    prefix, _, seed = (getattr(token_row, CREDENTIAL, None) or "").partition(" ")
     if prefix and seed:
         return bearer(prefix, seed)
     return credentials.telemetry_credential_for(token_row.gateway)
