@@ -11,7 +11,7 @@ import yaml
 
 from gateway import own_metrics
 from gateway.collector import Collector, validate
-from gateway.configs import ConfigManager, merge, render
+from gateway.configs import ApplyResult, ConfigManager, merge, render
 from gateway.opamp_client import OWN_METRICS_CAPABILITIES, OpAMPClient
 from gateway.state import StateDir
 from gateway.supervisor import Supervisor
@@ -229,3 +229,29 @@ def test_the_supervisor_rewrites_the_running_config_and_keeps_the_offer(tmp_path
 
     asyncio.run(scenario())
     assert own_metrics.load(state.path).endpoint == "http://127.0.0.1:9/v1/metrics"
+
+
+def test_an_offer_the_collector_refuses_puts_the_previous_settings_back(tmp_path):
+    state = StateDir(tmp_path / "state")
+    own_metrics.save(state.path, OWN)
+    supervisor = Supervisor.__new__(Supervisor)
+    supervisor.state, supervisor.own_metrics, supervisor.client = state, OWN, None
+    supervisor._report_config = lambda: None
+
+    class RefusingConfigs:
+        async def reapply(self, transform):
+            self.tried = transform({})
+            return ApplyResult(False, "'readers[1].periodic' has invalid keys: x")
+
+    supervisor.configs = RefusingConfigs()
+
+    async def scenario():
+        supervisor.apply_lock = asyncio.Lock()
+        return await supervisor.on_own_metrics(telemetry_settings(endpoint="http://new:8000/v1/metrics"))
+
+    error = asyncio.run(scenario())
+    assert error.startswith("the collector did not take the metrics reader:") and "invalid keys" in error
+    assert readers(supervisor.configs.tried)[-1]["periodic"]["exporter"]["otlp"]["endpoint"] == (
+        "http://new:8000/v1/metrics"
+    )
+    assert supervisor.own_metrics == OWN and own_metrics.load(state.path) == OWN  # back to the previous offer

@@ -199,10 +199,13 @@ def test_a_new_interval_is_pushed_to_the_open_websocket(token, gateway, org, ser
 
 
 @pytest.mark.django_db
-def test_the_interval_setting_is_validated(org, alice, client):
+def test_the_interval_setting_is_validated_and_editable_by_api(org, api_client):
     row = OrgSettings.objects.get(organization=org)
     assert row.telemetry_interval_seconds == 30
-    assert "telemetry_interval_seconds" in OrgSettings.EDITABLE_FIELDS
-    row.telemetry_interval_seconds = 2
-    with pytest.raises(Exception, match="greater than or equal to 5"):
-        row.full_clean()
+    for bad in (2, 3601, "soon"):
+        response = api_client.patch("/api/v1/settings/acme/", {"telemetry_interval_seconds": bad}, format="json")
+        assert response.status_code == 400 and "telemetry_interval_seconds" in response.json(), response.content
+    response = api_client.patch("/api/v1/settings/acme/", {"telemetry_interval_seconds": 10}, format="json")
+    assert response.status_code == 200, response.content
+    row.refresh_from_db()
+    assert row.telemetry_interval_seconds == 10
