@@ -135,8 +135,8 @@ def series(rows, win: Window, signals=SIGNALS) -> dict:
 
 def totals(points, time=None) -> Point:
     total = Point(time or (points[0].time if points else None))
-    for point in points:
-        total.add(asdict(point))
+    for name in MEASURES:
+        setattr(total, name, sum(getattr(point, name) for point in points))
     return total
 
 

@@ -132,5 +132,6 @@ class CSVRenderer(BaseRenderer):
         writer.writerow(self.COLUMNS)
         for one in (data or {}).get("series", []):
             for point in one["points"]:
-                writer.writerow([point["time"], one["signal"], *(point[name] for name in self.COLUMNS[2:])])
+                moment = point["time"].isoformat().replace("+00:00", "Z")
+                writer.writerow([moment, one["signal"], *(point[name] for name in self.COLUMNS[2:])])
         return out.getvalue().encode(self.charset)

@@ -47,7 +47,11 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["bucket"],
                 "indexes": [
-                    models.Index(fields=["organization", "resolution", "bucket"], name="telemetry_throughput_org_time")
+                    models.Index(
+                        fields=["organization", "resolution", "bucket"],
+                        include=["signal", "gateway", "received", "refused", "dropped", "sent", "failed"],
+                        name="telemetry_throughput_org_time",
+                    )
                 ],
                 "constraints": [
                     models.UniqueConstraint(

@@ -17,6 +17,18 @@ from tests.telemetry_app.throughput_data import hour_rows, minute_rows
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def now(monkeypatch):
+    """The pages' clock, pinned for the test: a minute (or hour) turning mid-test would move their ranges."""
+    from types import SimpleNamespace
+
+    from telemetry_app import pages
+
+    moment = timezone.now()
+    monkeypatch.setattr(pages, "timezone", SimpleNamespace(now=lambda: moment))
+    return moment
+
+
 def page(client, gateway, **query):
     response = client.get(reverse("gateways:detail", args=[gateway.pk]), query)
     assert response.status_code == 200
@@ -40,8 +52,7 @@ def test_a_gateway_without_telemetry_says_how_to_turn_it_on(alice, gateway):
     assert '<svg class="chart throughput"' not in html
 
 
-def test_the_last_hour_of_a_gateway_in_minutes(alice, gateway):
-    now = timezone.now()
+def test_the_last_hour_of_a_gateway_in_minutes(alice, gateway, now):
     Throughput.objects.bulk_create(
         minute_rows(gateway, now, minutes=60) + minute_rows(gateway, now - timedelta(hours=3))
     )
@@ -57,8 +68,7 @@ def test_the_last_hour_of_a_gateway_in_minutes(alice, gateway):
     assert 'aria-current="true">1 h<' in html
 
 
-def test_seven_days_read_hour_rows_and_a_quiet_range_is_not_no_data(alice, gateway):
-    now = timezone.now()
+def test_seven_days_read_hour_rows_and_a_quiet_range_is_not_no_data(alice, gateway, now):
     Throughput.objects.bulk_create(hour_rows(gateway, now - timedelta(days=2), hours=24))
     client = signed_in(alice)
     week = section(page(client, gateway, throughput="7d"), "throughput")
@@ -69,9 +79,8 @@ def test_seven_days_read_hour_rows_and_a_quiet_range_is_not_no_data(alice, gatew
     assert 'aria-current="true">1 h<' in page(client, gateway, throughput="<script>")  # unknown: the default
 
 
-def test_past_the_minute_retention_the_day_is_hourly(alice, gateway, org):
+def test_past_the_minute_retention_the_day_is_hourly(alice, gateway, org, now):
     OrgSettings.objects.filter(organization=org).update(telemetry_minute_retention_hours=2)
-    now = timezone.now()
     # Hour rows cover every hour (written with the minutes); minute rows only the kept two hours.
     Throughput.objects.bulk_create(hour_rows(gateway, now, hours=24) + minute_rows(gateway, now, minutes=120))
     html = section(page(signed_in(alice), gateway, throughput="24h"), "throughput")
@@ -83,9 +92,8 @@ def test_past_the_minute_retention_the_day_is_hourly(alice, gateway, org):
     assert total % 100 == 0 and total != 24 * 6000 + 120 * 100
 
 
-def test_another_organizations_gateway_is_404_and_its_rows_never_count(alice, charlie, gateway, other_org):
+def test_another_organizations_gateway_is_404_and_its_rows_never_count(alice, charlie, gateway, other_org, now):
     theirs = Gateway.objects.create(organization=other_org, name="theirs")
-    now = timezone.now()
     Throughput.objects.bulk_create(hour_rows(theirs, now) + minute_rows(theirs, now))
     assert signed_in(alice).get(reverse("gateways:detail", args=[theirs.pk])).status_code == 404
     html = signed_in(alice).get(reverse("dashboard:index")).content.decode()
@@ -102,8 +110,7 @@ def fleet(org, count, now):
     return gateways
 
 
-def test_dashboard_fleet_totals_reduction_and_top_gateways(alice, org):
-    now = timezone.now()
+def test_dashboard_fleet_totals_reduction_and_top_gateways(alice, org, now):
     gateways = fleet(org, 12, now)
     html = section(signed_in(alice).get(reverse("dashboard:index")).content.decode(), "fleet-throughput")
     # 24 hour rows × 2 signals of 1,000 × (1 + … + 12) = 78,000 in, half of it out.
@@ -120,18 +127,17 @@ def test_dashboard_fleet_totals_reduction_and_top_gateways(alice, org):
     assert 'title="144000">144k</span><span class="label">Items in' in hour  # 12 gateways × 2 signals × 60 × 100
 
 
-def test_names_are_escaped_in_the_top_gateways(alice, org):
+def test_names_are_escaped_in_the_top_gateways(alice, org, now):
     gateway = Gateway.objects.create(organization=org, name="<img src=x onerror=alert(1)>")
-    Throughput.objects.bulk_create(hour_rows(gateway, timezone.now()))
+    Throughput.objects.bulk_create(hour_rows(gateway, now))
     html = signed_in(alice).get(reverse("dashboard:index")).content.decode()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 @pytest.mark.parametrize("name", ["dashboard", "gateway"])
 @pytest.mark.parametrize("key", ["1h", "24h", "7d"])
-def test_queries_do_not_grow_with_the_fleet(alice, org, name, key):
+def test_queries_do_not_grow_with_the_fleet(alice, org, name, key, now):
     """The same number of queries for 2 gateways as for 40, each with a day of hours and an hour of minutes."""
-    now = timezone.now()
     client = signed_in(alice)
 
     def count():
@@ -147,3 +153,16 @@ def test_queries_do_not_grow_with_the_fleet(alice, org, name, key):
         [row for gateway in more for row in hour_rows(gateway, now) + minute_rows(gateway, now)]
     )
     assert count() == small
+
+
+def test_an_hour_of_collector_reports_shows_what_was_sent(alice, gateway, now):
+    """Reports in the real collector's shape, ingested minute by minute: the page's totals are exactly theirs."""
+    from telemetry_app.charts import compact
+    from tests.telemetry_app.throughput_data import replay_captured
+
+    sent = replay_captured(gateway, now=now)
+    logs = section(page(signed_in(alice), gateway, throughput="24h"), "throughput-logs")
+    assert f'<span title="{sent["received"]}">in <strong>{compact(sent["received"])}</strong>' in logs
+    assert f'<span title="{sent["sent"]}">out <strong>{compact(sent["sent"])}</strong>' in logs
+    assert f"dropped <strong>{compact(sent['dropped'])}</strong>" in logs
+    assert f'<span title="{sent["failed"]}">failed <strong class="bad">' in logs

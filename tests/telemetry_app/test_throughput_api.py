@@ -28,9 +28,16 @@ def iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture
-def now():
-    return timezone.now().replace(second=0, microsecond=0)
+@pytest.fixture(autouse=True)
+def now(monkeypatch):
+    """The API's clock, pinned for the test (a minute turning mid-test would move the default range)."""
+    from types import SimpleNamespace
+
+    from telemetry_app.api import views
+
+    moment = timezone.now().replace(second=0, microsecond=0)
+    monkeypatch.setattr(views, "timezone", SimpleNamespace(now=lambda: moment))
+    return moment
 
 
 @pytest.fixture
