@@ -8,11 +8,12 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gateways_app.models import Gateway, GatewayStatus
-from telemetry_app import health_status, otlp, rollups
+from telemetry_app import health_status, otlp, rollups, tasks
 from telemetry_app.models import SeriesState
 from tests.telemetry_app.conftest import counter, gauge, request_of
 
@@ -198,6 +199,15 @@ def test_a_gateway_that_stops_reporting_turns_degraded_and_the_next_report_clear
     assert gateway.shown_status == GatewayStatus.ONLINE
     [entry] = gateway.metrics_errors
     assert entry["component"] == "telemetry" and entry["resolved_at"] == at(8, 10).isoformat()
+
+
+def test_the_stale_check_runs_on_the_beat_schedule(online):
+    entry = django_settings.CELERY_BEAT_SCHEDULE["telemetry-stale-check"]
+    assert entry["task"] == tasks.check_stale_metrics.name == "telemetry_app.tasks.check_stale_metrics"
+    online.minutes(0, 0, **HEALTHY)  # reported at 12:00:40, long before the test runs
+    assert tasks.check_stale_metrics() == 1
+    online.gateway.refresh_from_db()
+    assert online.gateway.metrics_problem == "no metrics received since 12:00 UTC"
 
 
 def test_the_stale_check_leaves_other_gateways_alone(online, org, settings):
