@@ -11,10 +11,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from gateways_app.models import Gateway
+from gateways_app.models import Gateway, GatewayStatus
 from opamp_core import health_errors
+from opamp_core.offers import REPORTS_OWN_METRICS
 from telemetry_app import health
 from telemetry_app.models import SeriesState
 
@@ -67,13 +69,20 @@ def updated_history(history: list, found: list) -> list:
 
 
 def check_stale(now=None) -> int:
-    """Open "no metrics received" on gateways that reported before and not for FLOWGATE_TELEMETRY_STALE_SECONDS;
+    """Open "no metrics received" on connected gateways announcing ReportsOwnMetrics that reported before and not
+    for FLOWGATE_TELEMETRY_STALE_SECONDS;
     the number marked. One query finds them; each is then locked and written (only on that transition)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.FLOWGATE_TELEMETRY_STALE_SECONDS)
+    # Only gateways that are connected and still announce ReportsOwnMetrics are expected to report:
+    # an offline gateway is shown offline, and one whose metrics were turned off on purpose (the
+    # agent no longer announces the capability, so it gets no own_metrics offer) is not failing.
     candidates = list(
         SeriesState.objects.filter(updated_at__lt=cutoff)
         .exclude(health__has_key="stale")
+        .exclude(gateway__status=GatewayStatus.OFFLINE)
+        .annotate(own_metrics=F("gateway__capabilities").bitand(REPORTS_OWN_METRICS))
+        .exclude(own_metrics=0)
         .order_by("updated_at")
         .values_list("pk", flat=True)[:STALE_BATCH]
     )

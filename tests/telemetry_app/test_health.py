@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gateways_app.models import Gateway, GatewayStatus
+from opamp_core import offers
 from telemetry_app import health_status, otlp, rollups, tasks
 from telemetry_app.models import SeriesState
 from tests.telemetry_app.conftest import counter, gauge, request_of
@@ -70,7 +71,8 @@ class Collector:
 
 @pytest.fixture
 def online(gateway):
-    Gateway.objects.filter(pk=gateway.pk).update(status=GatewayStatus.ONLINE)
+    capabilities = offers.REPORTS_OWN_METRICS | offers.REPORTS_HEARTBEAT
+    Gateway.objects.filter(pk=gateway.pk).update(status=GatewayStatus.ONLINE, capabilities=capabilities)
     gateway.refresh_from_db()
     return Collector(gateway)
 
@@ -236,3 +238,16 @@ def test_a_report_costs_no_query_for_health_unless_a_problem_changes(online):
     online.report(at(4, 40), **FAILING)
     assert gateway_queries(online, at(5, 10), **FAILING) == ["SELECT", "UPDATE"]  # its figures move, once a minute
     assert gateway_queries(online, at(5, 40), **FAILING) == []
+
+
+@pytest.mark.parametrize("change", ["metrics turned off", "offline"])
+def test_the_stale_check_expects_reports_only_from_connected_gateways_that_announce_own_metrics(online, change):
+    gateway = online.minutes(0, 0, **HEALTHY)
+    SeriesState.objects.filter(gateway=gateway).update(updated_at=at(0, 40))
+    if change == "offline":
+        Gateway.objects.filter(pk=gateway.pk).update(status=GatewayStatus.OFFLINE)
+    else:  # the agent reconnected without ReportsOwnMetrics: no own_metrics offer, no reports expected
+        Gateway.objects.filter(pk=gateway.pk).update(capabilities=offers.REPORTS_HEARTBEAT)
+    assert health_status.check_stale(now=at(30)) == 0
+    gateway.refresh_from_db()
+    assert gateway.metrics_problem == "" and gateway.metrics_errors == []
