@@ -45,7 +45,10 @@ def portal(redis_prefix):
     daphne.stop()
 
 
-def test_the_gateways_own_metrics_reach_the_portal_within_two_intervals(portal, org, alice, tmp_path, collector_binary):
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+def test_the_gateways_own_metrics_reach_the_portal_within_two_intervals(
+    portal, org, alice, tmp_path, collector_binary, transport
+):
     daphne, sink = portal
     OrgSettings.objects.update_or_create(organization=org, defaults={"telemetry_interval_seconds": INTERVAL})
     _, registration = create_registration_token(org, name="own-metrics", created_by=alice)
@@ -59,6 +62,7 @@ def test_the_gateways_own_metrics_reach_the_portal_within_two_intervals(portal, 
     gateway = GatewayProcess(
         "--portal-url", daphne.url, "--registration-token", registration, "--state-dir", str(state_dir),
         "--collector", collector_binary, "--base-config", str(base), "--name", "own-metrics-gw",
+        "--transport", transport,
     )  # fmt: skip
     try:
         online = Gateway.objects.filter(name="own-metrics-gw", status=GatewayStatus.ONLINE)
@@ -88,7 +92,7 @@ def test_the_gateways_own_metrics_reach_the_portal_within_two_intervals(portal, 
             seconds=2 * INTERVAL + 10,
         )
         took = time.monotonic() - written
-        print(f"{LINES} lines written to rollups in the portal: {took:.1f} s (interval {INTERVAL} s)")
+        print(f"{transport}: {LINES} lines written to rollups in the portal in {took:.1f} s (interval {INTERVAL} s)")
         assert took <= 2 * INTERVAL, f"took {took:.1f} s, more than two report intervals"
         assert found[accepted] == LINES
         assert found.get(("exporter", "otlphttp", "logs", "send_failed"), 0) == 0
