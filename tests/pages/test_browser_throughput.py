@@ -1,0 +1,98 @@
+"""A gateway's throughput section in headless Chromium (issue 14, point 4), and its screenshot.
+
+The gateway page renders the section server-side (gateways_app.panels, filled by telemetry_app) as SVG, under
+the CSP (no inline script or style element); the range switch is plain links. The data is an hour of
+reports in the real collector's shape (tests/telemetry_app/throughput_data.replay_captured), ingested by the
+code /v1/metrics runs. With FLOWGATE_SCREENSHOTS=1 the screenshot goes to docs/screenshots/gateway-throughput.png.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from core_app.roles import Role
+from core_app.services import create_organization, set_membership
+from gateways_app.models import Gateway, GatewayStatus
+from telemetry_app.charts import compact
+from tests import live
+from tests.conftest import make_user
+from tests.live import Daphne, free_port
+from tests.pages.conftest import need_chromium
+from tests.pages.test_browser import PASSWORD
+from tests.telemetry_app.throughput_data import replay_captured
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.process,
+    pytest.mark.browser,
+    pytest.mark.redis,
+    pytest.mark.timeout(180),
+]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing():
+    """Passwords hashed as in production: the server process checks them with the default hashers."""
+
+
+@pytest.fixture(scope="module")
+def redis_prefix():
+    with live.redis_key_prefix("throughput") as prefix:
+        yield prefix
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, redis_prefix):
+    need_chromium()
+    live.test_database_url()  # skips (or fails in CI) without PostgreSQL before starting anything
+    daphne = Daphne([free_port()])
+    yield daphne
+    daphne.stop()
+
+
+@pytest.fixture
+def reporting(db):
+    acme = create_organization("acme", "Acme")
+    alice = make_user("alice", is_staff=True)
+    set_membership(acme, alice, Role.OWNER)
+    gateway = Gateway.objects.create(organization=acme, name="edge-eu-1", status=GatewayStatus.ONLINE)
+    return gateway, replay_captured(gateway)
+
+
+def test_the_gateway_page_charts_its_throughput(browser, server, reporting, tmp_path):
+    gateway, sent = reporting
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(15_000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.goto(server.url + "/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    page.goto(f"{server.url}/gateways/{gateway.pk}/")
+    page.locator("#throughput-logs svg.chart").wait_for()
+
+    page.click("#throughput nav.range-switch >> text=24 h")  # a plain link: the whole hour is in the day
+    page.wait_for_url("**throughput=24h*")
+    totals = page.locator("#throughput-logs .throughput-totals").inner_text()
+    for name, label in (("received", "in"), ("sent", "out"), ("dropped", "dropped"), ("failed", "failed")):
+        assert f"{label} {compact(sent[name])}" in totals, (name, totals)
+    assert page.locator("#throughput-logs svg.chart path.line").count() == 4
+    assert "No metrics in this range." in page.locator("#throughput").inner_text()
+
+    page.click("#throughput nav.range-switch >> text=1 h")
+    page.wait_for_url("**throughput=1h*")
+    assert page.locator("#throughput-logs svg.chart rect.slot").count() == 60
+    assert violations == []
+
+    folder = SCREENSHOTS if os.environ.get("FLOWGATE_SCREENSHOTS") == "1" else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    page.locator("#throughput").screenshot(path=str(folder / "gateway-throughput.png"))
+    page.close()
