@@ -1,4 +1,4 @@
-"""Before vs after: what a new configuration did to the items gateways send, from their per-minute rollups.
+"""Before vs after: what a new configuration did to the items gateways send, from their throughput rows.
 
 The method (docs/telemetry.md, "Before vs after"), for each gateway a configuration was applied to:
 
@@ -7,12 +7,13 @@ The method (docs/telemetry.md, "Before vs after"), for each gateway a configurat
 - **after**: the hour after it was applied, starting SETTLE after the minute it was applied in (the collector
   restarts, its pipelines fill again), clipped to now (the hour may not be over yet) and to when a rollback
   sent the gateway its previous configuration back;
-- in each window, per signal: items in (receivers' `accepted`) and items out (exporters' `sent`), per hour of data
-  the gateway reported in that window (minutes with at least one rollup row), so a gateway that started reporting
-  half-way through a window is compared on the half it has;
-- once the org's per-minute rows of a window were summed into hour rows (retention.py), the hour rows of the
-  whole hour before the hour it was sent in, and of the first whole hour from SETTLE after it was applied, stand
-  in for that window (minute rows are used wherever a gateway has any in the window);
+- in each window, per signal: items in (`received`: receivers' accepted items) and items out (`sent`: exporters'
+  sent items) of the Throughput rows (throughput.py), per hour of data the gateway reported in that window
+  (the minutes in which its busiest signal moved items), so a gateway that started reporting half-way through a
+  window is compared on the half it has;
+- once the org's per-minute rows of a window are gone (retention.py), the hour rows of the whole hour before the
+  hour it was sent in, and of the first whole hour from SETTLE after it was applied, stand in for that window
+  (minute rows are used wherever a gateway has any in the window);
 - a gateway counts for a signal only with items in, in both windows; the others are named as excluded;
 - per signal, the gateways' hourly rates are added up: out per hour before and after, and the out ÷ in ratio
   before and after. The **reduction** is the change of that ratio, so more or less traffic coming in is not
@@ -22,7 +23,7 @@ The method (docs/telemetry.md, "Before vs after"), for each gateway a configurat
   the org's price per million items of the signal (OrgSettings), only when the org set one.
 
 Callers pass Placements (deployments_app knows where and when a version was applied; this app does not import
-it). Two queries per comparison whatever the number of gateways: sums, and minutes with data.
+it). One query per GATEWAYS_PER_QUERY gateways (and one for the org's prices).
 """
 
 from collections import defaultdict
@@ -30,18 +31,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Case, CharField, Count, Q, Sum, Value, When
+from django.db import connection
 from django.utils import timezone
 
 from core_app.services import get_org_settings
-from telemetry_app.models import ComponentKind, Resolution, Rollup
+from telemetry_app.models import Resolution, Throughput
 
 WINDOW = timedelta(hours=1)
 SETTLE = timedelta(minutes=2)
 HOURS_PER_MONTH = 730
 MINUTE = timedelta(minutes=1)
-# Plain strings: the rows' values come back as str, and a TextChoices member does not hash like its value.
-RECEIVER, EXPORTER = ComponentKind.RECEIVER.value, ComponentKind.EXPORTER.value
 SIGNALS = ("logs", "metrics", "traces", "profiles")
 ITEMS = {"logs": "log records", "metrics": "metric points", "traces": "spans", "profiles": "profile samples"}
 PRICE_FIELDS = {
@@ -218,45 +217,90 @@ def compare(org, placements, *, now=None, price_of=None) -> Comparison:
     return result
 
 
-# Phases of a row: in the minute windows ("b", "a"), else in the hour windows ("hb", "ha").
-PHASES = {Resolution.MINUTE: ("b", "a"), Resolution.HOUR: ("hb", "ha")}
+# Phases of a window: minute rows ("b", "a"), else hour rows ("hb", "ha").
+PHASES = {Resolution.MINUTE.value: ("b", "a"), Resolution.HOUR.value: ("hb", "ha")}
+GATEWAYS_PER_QUERY = 1000  # up to 4 windows of 5 parameters each: 20,000, below PostgreSQL's and SQLite's limits
 
 
 def _query(org, groups):
-    """({(gateway, phase, kind, signal): items}, {(gateway, phase): minutes with data}): two queries."""
-    phases, ids, starts, ends = [], [], [], []
+    """({(gateway, phase, signal): (in, out)}, {(gateway, phase): minutes with data}): one query per
+    GATEWAYS_PER_QUERY gateways.
+
+    Reads Throughput (per gateway × signal × minute, and × hour, written with the rollups), joined to the windows
+    as a VALUES list: each gateway's rows are found by the (gateway, resolution, bucket, signal) index, never
+    tested against every window.
+    """
+    windows_of = []
     for (minute_windows, hour_windows_), gateway_ids in groups.items():
-        for resolution, (before_from, before_to, after_from, after_to) in (
-            (Resolution.MINUTE, minute_windows),
-            (Resolution.HOUR, hour_windows_),
-        ):
-            before, after = PHASES[resolution]
-            rows_of = Q(resolution=resolution, gateway_id__in=gateway_ids)
-            phases.append(When(rows_of & Q(bucket__gte=before_from, bucket__lt=before_to), then=Value(before)))
-            if after_to > after_from:
-                phases.append(When(rows_of & Q(bucket__gte=after_from, bucket__lt=after_to), then=Value(after)))
-            starts.append(before_from)
-            ends.append(max(before_to, after_to))
-        ids += gateway_ids
-    rows = (
-        Rollup.objects.for_org(org)
-        .filter(gateway_id__in=ids, resolution__in=list(PHASES), bucket__gte=min(starts), bucket__lt=max(ends))
-        .annotate(phase=Case(*phases, default=Value(""), output_field=CharField()))
-        .filter(phase__in=("b", "a", "hb", "ha"))
-        .order_by()
-    )
-    moved = Q(component_kind=RECEIVER, measure="accepted") | Q(component_kind=EXPORTER, measure="sent")
-    sums = {
-        (row["gateway_id"], row["phase"], row["component_kind"], row["signal"]): row["items"]
-        for row in rows.filter(moved)
-        .values("gateway_id", "phase", "component_kind", "signal")
-        .annotate(items=Sum("value"))
-    }
-    minutes = {}
-    for row in rows.values("gateway_id", "phase").annotate(buckets=Count("bucket", distinct=True)):
-        per_bucket = 60 if row["phase"].startswith("h") else 1
-        minutes[row["gateway_id"], row["phase"]] = row["buckets"] * per_bucket
+        for gateway_id in gateway_ids:
+            spans = []
+            for resolution, (before_from, before_to, after_from, after_to) in (
+                (Resolution.MINUTE.value, minute_windows),
+                (Resolution.HOUR.value, hour_windows_),
+            ):
+                before, after = PHASES[resolution]
+                spans.append((before, resolution, before_from, before_to))
+                if after_to > after_from:
+                    spans.append((after, resolution, after_from, after_to))
+            windows_of.append((gateway_id, spans))
+    sums, minutes = {}, {}
+    for start in range(0, len(windows_of), GATEWAYS_PER_QUERY):
+        for (gateway_id, phase, signal), (items_in, items_out, buckets) in _read(
+            org, windows_of[start : start + GATEWAYS_PER_QUERY]
+        ).items():
+            sums[gateway_id, phase, signal] = (items_in, items_out)
+            # Minutes with data: those in which the gateway's busiest signal moved items (an hour row is 60).
+            covered = buckets * (60 if phase.startswith("h") else 1)
+            minutes[gateway_id, phase] = max(minutes.get((gateway_id, phase), 0), covered)
     return sums, minutes
+
+
+def _read(org, windows_of):
+    meta = Throughput._meta
+    gateway_field, bucket_field = meta.get_field("gateway"), meta.get_field("bucket")
+    postgres = connection.vendor == "postgresql"
+    row = (
+        "(CAST(%s AS uuid), %s, %s, CAST(%s AS timestamptz), CAST(%s AS timestamptz))"
+        if postgres
+        else "(%s, %s, %s, %s, %s)"
+    )
+    values, params, names, ranges = [], [], {}, {}
+    for gateway_id, spans in windows_of:
+        prepared = gateway_field.get_db_prep_value(gateway_id, connection)
+        names[str(prepared)] = gateway_id
+        for phase, resolution, start, end in spans:
+            low, high = ranges.get(resolution, (start, end))
+            ranges[resolution] = (min(low, start), max(high, end))
+            values.append(row)
+            params += [prepared, phase, resolution]
+            params += [
+                bucket_field.get_db_prep_value(start, connection),
+                bucket_field.get_db_prep_value(end, connection),
+            ]
+    table, quote = meta.db_table, connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in ("organization", "gateway", "resolution", "bucket")}
+    # The time range of each resolution's windows, on the (organization, resolution, bucket) index: the join then
+    # reads only the rows of those ranges, never the whole table.
+    span = f"(t.{column['resolution']} = %s AND t.{column['bucket']} >= %s AND t.{column['bucket']} < %s)"
+    # Only the model's own table and column names are formatted in; every value is a parameter.
+    sql = (
+        f"WITH w (gateway_id, phase, resolution, lo, hi) AS (VALUES {', '.join(values)}) "  # noqa: S608
+        f"SELECT w.gateway_id, w.phase, t.signal, SUM(t.received), SUM(t.sent), COUNT(*) FROM {table} t "
+        f"JOIN w ON t.{column['gateway']} = w.gateway_id AND t.{column['resolution']} = w.resolution "
+        f"AND t.{column['bucket']} >= w.lo AND t.{column['bucket']} < w.hi "
+        f"WHERE t.{column['organization']} = %s AND ({' OR '.join([span] * len(ranges))}) "
+        "GROUP BY w.gateway_id, w.phase, t.signal"
+    )
+    params.append(meta.get_field("organization").get_db_prep_value(org.pk, connection))
+    for resolution, (low, high) in ranges.items():
+        params += [resolution, bucket_field.get_db_prep_value(low, connection)]
+        params.append(bucket_field.get_db_prep_value(high, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            (names[str(gateway_id)], phase, signal): (int(items_in or 0), int(items_out or 0), buckets)
+            for gateway_id, phase, signal, items_in, items_out, buckets in cursor.fetchall()
+        }
 
 
 def _rates(sums, minutes, gateway_id, signal):
@@ -266,10 +310,9 @@ def _rates(sums, minutes, gateway_id, signal):
     for phase in ("b", "a"):
         if (gateway_id, phase) not in minutes:
             phase = "h" + phase
-        items_in = sums.get((gateway_id, phase, RECEIVER, signal), 0)
+        items_in, items_out = sums.get((gateway_id, phase, signal), (0, 0))
         if not items_in:
             return None
-        items_out = sums.get((gateway_id, phase, EXPORTER, signal), 0)
         per_hour = 60 / minutes[(gateway_id, phase)]
         rates += [items_in * per_hour, items_out * per_hour]
     return rates

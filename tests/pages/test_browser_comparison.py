@@ -99,8 +99,8 @@ def compared(db):
         logs = 400_000 + index * 25_000
         rows(gateway, before, accepted=logs, sent=logs, signal="logs")
         rows(gateway, after, accepted=logs, sent=logs // 2, signal="logs")
-        rows(gateway, before, accepted=90_000, sent=90_000, signal="traces", minutes=0)
-        rows(gateway, after, accepted=90_000, sent=72_000, signal="traces", minutes=0)
+        rows(gateway, before, accepted=90_000, sent=90_000, signal="traces")
+        rows(gateway, after, accepted=90_000, sent=72_000, signal="traces")
     return version
 
 

@@ -1,43 +1,23 @@
-"""Rollup rows as a reporting collector leaves them, for the before-vs-after tests."""
+"""Throughput rows as a reporting collector leaves them (telemetry_app.throughput), for the before-vs-after tests."""
 
 from datetime import timedelta
 
-from telemetry_app.models import Rollup
+from telemetry_app.models import Throughput
 
 
-def rows(gateway, start, *, accepted, sent, signal="logs", minutes=60):
-    """A gateway's rows of `minutes` minutes from `start`, as a reporting collector leaves them: its exporter's
-    queue_size gauge every minute; the items it accepted and sent (counters) in the first minute."""
-    made = [
-        Rollup(
+def rows(gateway, start, *, accepted, sent, signal="logs", minutes=60, resolution="minute"):
+    """A gateway's rows of one signal for `minutes` minutes from `start` (hour rows: `minutes` hours), the items it
+    received and sent spread over them (the remainder in the first), as a collector with steady traffic reports."""
+    step = timedelta(hours=1) if resolution == "hour" else timedelta(minutes=1)
+    Throughput.objects.bulk_create(
+        Throughput(
             organization=gateway.organization,
             gateway=gateway,
-            bucket=start + timedelta(minutes=minute),
-            component_kind="exporter",
-            component="otlphttp",
+            resolution=resolution,
+            bucket=start + index * step,
             signal=signal,
-            measure="queue_size",
-            gauge=True,
-            value=0,
-            peak=0,
+            received=accepted // minutes + (accepted % minutes if index == 0 else 0),
+            sent=sent // minutes + (sent % minutes if index == 0 else 0),
         )
-        for minute in range(minutes)
-    ]
-    for kind, component, measure, value in (
-        ("receiver", "filelog", "accepted", accepted),
-        ("exporter", "otlphttp", "sent", sent),
-    ):
-        if value:
-            made.append(
-                Rollup(
-                    organization=gateway.organization,
-                    gateway=gateway,
-                    bucket=start + timedelta(minutes=minutes // 2),
-                    component_kind=kind,
-                    component=component,
-                    signal=signal,
-                    measure=measure,
-                    value=value,
-                )
-            )
-    Rollup.objects.bulk_create(made)
+        for index in range(minutes)
+    )
