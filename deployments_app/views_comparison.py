@@ -1,7 +1,7 @@
 """Before-vs-after pages: a deployment's and a template version's comparison (deployments_app.comparison).
 
 Each answers htmx with the `_comparison.html` fragment (the deployment and version pages load it after they
-render: the comparison reads rollups, the pages should not wait for it) and a plain request with a whole page
+render: the comparison reads throughput rows, the pages should not wait for it) and a plain request with a whole page
 (the fragment's no-JavaScript link).
 """
 

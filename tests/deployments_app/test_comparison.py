@@ -11,7 +11,7 @@ from deployments_app import comparison
 from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarget, TargetStatus
 from tests.deployments_app.conftest import make_gateway, make_version
 from tests.pages.conftest import signed_in
-from tests.telemetry_app.rollup_rows import rows
+from tests.telemetry_app.throughput_rows import rows
 
 CONFIG_V2 = "receivers:\n  otlp:\n    protocols:\n      http: {}\n"
 

@@ -1,8 +1,8 @@
 """A template version's before-vs-after comparison in headless Chromium (issue 14, point 4).
 
 The version page loads the comparison with htmx from deployments_app's route and draws it as a server-rendered
-SVG, under the CSP (no inline script or style element). The rollup rows are built in the shape the telemetry
-endpoint writes them (tests/telemetry_app/rollup_rows.py): 12 gateways whose filter halved their log records and
+SVG, under the CSP (no inline script or style element). The throughput rows are built in the shape the telemetry
+endpoint writes them (tests/telemetry_app/throughput_rows.py): 12 gateways whose filter halved their log records and
 cut their spans by a fifth. With FLOWGATE_SCREENSHOTS=1 the screenshot goes to
 docs/screenshots/version-comparison.png.
 """
@@ -26,7 +26,7 @@ from tests.conftest import make_user
 from tests.live import Daphne, free_port
 from tests.pages.conftest import need_chromium
 from tests.pages.test_browser import PASSWORD, VALID
-from tests.telemetry_app.rollup_rows import rows
+from tests.telemetry_app.throughput_rows import rows
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

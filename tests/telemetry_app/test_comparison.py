@@ -1,4 +1,4 @@
-"""Before vs after (telemetry_app.comparison): exact figures from constructed per-minute rollup rows."""
+"""Before vs after (telemetry_app.comparison): exact figures from constructed per-minute throughput rows."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -7,7 +7,7 @@ import pytest
 
 from gateways_app.models import Gateway
 from telemetry_app.comparison import Placement, chart, compare
-from tests.telemetry_app.rollup_rows import rows
+from tests.telemetry_app.throughput_rows import rows
 
 APPLIED = datetime(2026, 12, 5, 10, 0, 20, tzinfo=UTC)
 SENT = APPLIED - timedelta(seconds=15)
