@@ -1,13 +1,18 @@
 """Before vs after in the API: GET /deployments/{id}/comparison/ and /templates/{id}/versions/{n}/comparison/.
 
 The same figures as the pages (deployments_app.comparison, method in docs/telemetry.md). Read-only; another
-organization's deployment, template or version is 404.
+organization's deployment, template or version is 404. `?format=csv` (or `Accept: text/csv`) answers one CSV row
+per signal.
 """
+
+import csv
+import io
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView, get_object_or_404
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from deployments_app import comparison
@@ -57,18 +62,60 @@ class ComparisonSerializer(serializers.Serializer):
     signals = SignalComparisonSerializer(many=True)
 
 
+class ComparisonCSVRenderer(BaseRenderer):
+    """One row per signal, the columns of SignalComparisonSerializer."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    COLUMNS = tuple(SignalComparisonSerializer().fields)
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.COLUMNS)
+        for row in (data or {}).get("signals", []):
+            writer.writerow(["" if row[name] is None else row[name] for name in self.COLUMNS])
+        return out.getvalue().encode(self.charset)
+
+
+FORMAT = OpenApiParameter(
+    "format", str, enum=["json", "csv"], description="`csv`: one row per signal (or `Accept: text/csv`)."
+)
+CSV_ANSWER = OpenApiResponse(OpenApiTypes.STR, description=",".join(ComparisonCSVRenderer.COLUMNS))
+
+
 class ComparisonView(GenericAPIView):
     serializer_class = ComparisonSerializer
     queryset = Deployment.objects.none()
     pagination_class = None
     filter_backends = []
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, ComparisonCSVRenderer]
+    filename = "comparison.csv"
 
-    def answer(self, result):
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors answer JSON whatever the format asked: a CSV of an error message helps nobody.
+        if response.status_code >= 400 and isinstance(
+            getattr(request, "accepted_renderer", None), ComparisonCSVRenderer
+        ):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200 and isinstance(request.accepted_renderer, ComparisonCSVRenderer):
+            response["Content-Disposition"] = f'attachment; filename="{self.filename}"'
+        return response
+
+    def answer(self, result, filename):
+        self.filename = filename
         return Response(ComparisonSerializer(result).data)
 
 
 @extend_schema(
-    responses={200: ComparisonSerializer, 404: OpenApiResponse(description="No such deployment.")},
+    parameters=[FORMAT],
+    responses={
+        (200, "application/json"): ComparisonSerializer,
+        (200, "text/csv"): CSV_ANSWER,
+        404: OpenApiResponse(description="No such deployment."),
+    },
     description="Before vs after on the deployment's gateways (method: docs/telemetry.md).",
 )
 class DeploymentComparisonView(ComparisonView):
@@ -76,15 +123,21 @@ class DeploymentComparisonView(ComparisonView):
 
     def get(self, request, pk):
         deployments = Deployment.objects.for_user(request.user).select_related("organization", "template_version")
-        return self.answer(comparison.for_deployment(get_object_or_404(deployments, pk=pk)))
+        deployment = get_object_or_404(deployments, pk=pk)
+        return self.answer(comparison.for_deployment(deployment), f"comparison-deployment-{deployment.pk}.csv")
 
 
 @extend_schema(
     parameters=[
         OpenApiParameter("template_id", OpenApiTypes.UUID, OpenApiParameter.PATH),
         OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH, description="The version's number."),
+        FORMAT,
     ],
-    responses={200: ComparisonSerializer, 404: OpenApiResponse(description="No such template or version.")},
+    responses={
+        (200, "application/json"): ComparisonSerializer,
+        (200, "text/csv"): CSV_ANSWER,
+        404: OpenApiResponse(description="No such template or version."),
+    },
     description="Before vs after on every gateway a deployment of the version was applied to.",
 )
 class VersionComparisonView(ComparisonView):
@@ -94,4 +147,5 @@ class VersionComparisonView(ComparisonView):
         templates = ConfigTemplate.objects.for_user(request.user).select_related("organization")
         template = get_object_or_404(templates, pk=template_id)
         version = get_object_or_404(template.versions.all(), number=number)
-        return self.answer(comparison.for_version(template.organization, version))
+        filename = f"comparison-template-{template.pk}-v{version.number}.csv"
+        return self.answer(comparison.for_version(template.organization, version), filename)

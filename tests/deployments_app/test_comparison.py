@@ -167,3 +167,20 @@ def test_queries_do_not_grow_with_the_gateways(org, alice, applied_at, django_as
     assert "cut log records by 90 % on 30 gateways" in fragment
     with django_assert_max_num_queries(7):
         assert client.get(f"/api/v1/deployments/{deployment.pk}/comparison/").status_code == 200
+
+
+def test_the_api_answers_csv_one_row_per_signal(api_client, charlie_client, measured):
+    url = f"/api/v1/deployments/{measured['deployment'].pk}/comparison/"
+    answer = api_client.get(url, {"format": "csv"})
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("text/csv")
+    assert (
+        answer["Content-Disposition"] == f'attachment; filename="comparison-deployment-{measured["deployment"].pk}.csv"'
+    )
+    header, logs = answer.content.decode().splitlines()
+    assert header.split(",")[:4] == ["signal", "items", "gateways", "before_in_per_hour"]
+    row = dict(zip(header.split(","), logs.split(","), strict=True))
+    assert (row["signal"], row["gateways"], row["reduction_percent"], row["estimated_monthly_saving"]) == (
+        "logs", "2", "50.0", "",
+    )  # fmt: skip
+    refused = charlie_client.get(url, HTTP_ACCEPT="text/csv")
+    assert refused.status_code == 404 and refused["Content-Type"] == "application/json"
