@@ -244,7 +244,7 @@ class OpAMPConsumer(AsyncWebsocketConsumer):
     async def token_offered(self):
         """The gateway has a new OpAMP token to take (push.notify_token_offered, via the registry): offer it."""
         load = database_sync_to_async(services.load_offered_headers, thread_sensitive=False)
-        headers = await load(self.agent.gateway.pk, self.agent.token_id)
+        headers = await load(self.agent.gateway.pk, self.agent.token_id, self.agent.own_headers)
         async with self.lock:
             self.state.opamp_headers = headers
             reply, self.session = protocol.push(self.state, self.session)

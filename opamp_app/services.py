@@ -44,7 +44,9 @@ class Agent:
     token_id: uuid.UUID
     token_expires_at: datetime
     heartbeat_interval_seconds: int
-    opamp_headers: tuple = ()  # offered in ConnectionSettingsOffers.opamp: a new token (rotation)
+    # Offered in ConnectionSettingsOffers.opamp: a new token (rotation), else the token in use (offered_headers).
+    opamp_headers: tuple = ()
+    own_headers: tuple = ()  # the `Authorization` header of the token this connection authenticated with
     # Offered in ConnectionSettingsOffers.own_metrics (own_metrics.py): the gateway's telemetry credential
     # (`Authorization` value) and the organization's reporting interval.
     telemetry_authorization: str = ""
@@ -77,32 +79,38 @@ def authenticate(raw_token, now=None) -> Agent:
     if gateway.offered_opamp_token_id == row.pk:
         rotation.complete(gateway, row, now)
     org_settings = _org_settings(gateway.organization)
+    own_headers = offers.bearer_headers(raw_token)
     return Agent(
         gateway,
         row.pk,
         row.expires_at,
         org_settings.heartbeat_interval_seconds,
-        offered_headers(gateway, row.pk),
+        offered_headers(gateway, row.pk, own_headers),
+        own_headers,
         telemetry_authorization=own_metrics.authorization_of(row),
         telemetry_interval_seconds=org_settings.telemetry_interval_seconds,
     )
 
 
-def offered_headers(gateway: Gateway, token_id) -> tuple:
-    """The OpAMP headers to offer a connection of `gateway` authenticated with `token_id`: () when none.
+def offered_headers(gateway: Gateway, token_id, own_headers: tuple = ()) -> tuple:
+    """The OpAMP headers to offer a connection of `gateway` authenticated with `token_id` (and `own_headers`).
 
-    The token offered to the gateway (its row loaded with the gateway), unless it is the one in use.
+    The token offered to the gateway (its row loaded with the gateway), unless it is the one in use;
+    otherwise the connection's own `Authorization` header. Every `opamp` offer carries headers for
+    agents that take connection settings: some (the OpenTelemetry contrib supervisor) replace their
+    headers with the offered ones, and would reconnect without a token after an offer without it.
+    Our supervisor takes a token it already uses as no change.
     """
     offered = gateway.offered_opamp_token
     if offered is None or offered.pk == token_id:
-        return ()
+        return own_headers
     return offers.bearer_headers(tokens.opamp_jwt(offered, gateway))
 
 
-def load_offered_headers(gateway_id, token_id) -> tuple:
+def load_offered_headers(gateway_id, token_id, own_headers: tuple = ()) -> tuple:
     """offered_headers() after the gateway's offer changed (push: a token was just offered). One query."""
     gateway = Gateway.objects.select_related("offered_opamp_token").filter(pk=gateway_id).first()
-    return () if gateway is None else offered_headers(gateway, token_id)
+    return own_headers if gateway is None else offered_headers(gateway, token_id, own_headers)
 
 
 def _org_settings(org) -> OrgSettings:

@@ -90,8 +90,26 @@ def test_a_connection_with_the_old_token_is_offered_the_new_one(rotating):
     assert state.opamp_headers == (("Authorization", f"Bearer {new}"),)
     reply = protocol.process(hello(state), state).reply
     assert offered_token(reply) == new
-    # A connection with the new token is offered nothing but the interval.
-    assert load_state(authenticate(new)).opamp_headers == ()
+    # A connection with the new token is offered the token it uses: no change for the agent, and an agent
+    # that replaces its headers with offered ones (the contrib supervisor) keeps its credential.
+    assert load_state(authenticate(new)).opamp_headers == (("Authorization", f"Bearer {new}"),)
+
+
+def test_every_offer_to_an_agent_that_takes_settings_carries_its_token(rotating, plain):
+    # No rotation: the offer (heartbeat interval, endpoint) still names the agent's own token, as an agent that
+    # replaces its connection headers with the offered ones would otherwise reconnect without any.
+    _, token = services.issue_opamp_token(rotating)
+    state = load_state(authenticate(token), opamp_endpoint="ws://portal.example/v1/opamp")
+    reply = protocol.process(hello(state), state).reply
+    assert offered_token(reply) == token
+    assert reply.connection_settings.opamp.destination_endpoint == "ws://portal.example/v1/opamp"
+    # An agent that does not take settings is offered no headers (only the interval).
+    _, token = services.issue_opamp_token(plain)
+    state = load_state(authenticate(token), opamp_endpoint="ws://portal.example/v1/opamp")
+    message = opamp_pb2.AgentToServer(instance_uid=b"\x02" * 16, sequence_num=1, capabilities=PLAIN_AGENT)
+    reply = protocol.process(message, state).reply
+    assert reply.connection_settings.opamp.heartbeat_interval_seconds > 0
+    assert list(reply.connection_settings.opamp.headers.headers) == []
 
 
 # Revoke stays the kill switch
