@@ -152,6 +152,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gateways", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the test database (to EXPLAIN its queries)")
+    parser.add_argument("--reuse", action="store_true", help="time a database kept by --keep, without seeding")
     args = parser.parse_args()
     setup()
     from django.db import connection
@@ -159,22 +161,37 @@ def main():
 
     if connection.vendor != "postgresql":
         sys.exit("measure on PostgreSQL: set DATABASE_URL")
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    if args.reuse:
+        name = connection.creation._get_test_db_name()
+        connection.close()
+        connection.settings_dict["NAME"] = name
+    else:
+        name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        started = time.perf_counter()
-        org, user, rows = seed(args.gateways)
-        seeded = time.perf_counter()
-        count, size = seed_throughput(org)
-        print(
-            f"seeded {args.gateways} gateways in {seeded - started:.1f} s; {count:,} throughput rows "
-            f"({size / 2**20:.0f} MiB with indexes) in {time.perf_counter() - seeded:.1f} s"
-        )
+        if args.reuse:
+            from django.contrib.auth import get_user_model
+
+            from core_app.models import Organization
+            from gateways_app.models import Gateway
+
+            org, user = Organization.objects.get(slug="bench"), get_user_model().objects.get(username="owner")
+            rows = {"gateways": list(Gateway.objects.filter(organization=org).order_by("name"))}
+        else:
+            started = time.perf_counter()
+            org, user, rows = seed(args.gateways)
+            seeded = time.perf_counter()
+            count, size = seed_throughput(org)
+            print(
+                f"seeded {args.gateways} gateways in {seeded - started:.1f} s; {count:,} throughput rows "
+                f"({size / 2**20:.0f} MiB with indexes) in {time.perf_counter() - seeded:.1f} s"
+            )
         print(f"database: PostgreSQL ({name}); host {platform.node()}, {os.cpu_count()} CPUs\n")
         client = Client()
         client.force_login(user)
         results = [measure(client, call, args.runs) for call in calls(org, rows)]
     finally:
-        connection.creation.destroy_test_db(name, verbosity=0)
+        if not (args.keep or args.reuse):
+            connection.creation.destroy_test_db(name, verbosity=0)
     print(f"{'call':<32}{'median ms':>10}{'max ms':>9}{'queries':>9}")
     for row in results:
         flag = "  OVER BUDGET" if row["page"] and row["median_ms"] > BUDGET_MS else ""

@@ -98,12 +98,12 @@ def gateway_panel(request, gateway) -> str:
 def fleet_context(organization, key=None, now=None, top=10) -> dict:
     """The dashboard's fleet throughput: totals and charts per signal, reduction, the busiest gateways.
 
-    2 queries over 24 h (series, then the busiest gateways, or the no-data check when the range is quiet),
-    3 over 1 h (the org's minute retention first), whatever the number of gateways.
+    3 queries over 24 h (series, then the busiest gateways and their names; or the no-data check when the
+    range is quiet), one more over 1 h (the org's minute retention first), whatever the number of gateways.
     """
     now = now or timezone.now()
     key, win = range_window(organization, DASHBOARD_RANGES, key, now)
     rows = Throughput.objects.for_org(organization)
-    context = _context(DASHBOARD_RANGES, key, win, rows, series.series(rows, win))
+    context = _context(DASHBOARD_RANGES, key, win, rows, series.series(rows, win, fleet=True))
     context["top_gateways"] = series.top_gateways(rows, win, limit=top) if context["received"] else []
     return context

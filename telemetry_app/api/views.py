@@ -64,7 +64,7 @@ class ThroughputView(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         win = series.window(organization, params["from"], params["to"], params["step"], now=timezone.now())
-        by_signal = series.series(rows, win, params["signals"])
+        by_signal = series.series(rows, win, params["signals"], fleet=gateway is None)
         self.filename = f"throughput-{gateway.name if gateway else organization.slug}-{win.start:%Y%m%dT%H%M}.csv"
         data = {
             "organization": organization.slug,
