@@ -1,9 +1,9 @@
 """Per-minute rollups from a gateway's OTLP metrics: deltas of cumulative counters, last/max of gauges.
 
-One request of one gateway: lock its SeriesState row, compute each point's delta against the last
-cumulative value of its series, add the deltas into per-minute buckets, then one read of the existing
-rows of those minutes and one upsert (bulk_create with update_conflicts; PostgreSQL and SQLite both
-have ON CONFLICT). Raw points are never stored.
+The requests of a batch (group commit, batch.py; a batch of one for ingest()): lock their gateways'
+SeriesState rows, compute each point's delta against the last cumulative value of its series, add the
+deltas into per-minute buckets, then one upsert of all the rows (INSERT … ON CONFLICT DO UPDATE, which
+PostgreSQL and SQLite both have) and one of the throughput rows. Raw points are never stored.
 
 Counter resets: a series whose start time changed (the collector restarted) or whose value went down
 counts from zero, so its whole value is the delta. A series seen for the first time counts from zero
@@ -12,13 +12,15 @@ collector). A point not newer than the last one of its series (a retried request
 A counter that did not move in a minute has no row there (read as zero); gauges always have one.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from telemetry_app import health, health_status, throughput
+from gateways_app.models import Gateway
+from telemetry_app import health, health_status, sqlrows, throughput
 from telemetry_app.models import Resolution, Rollup, SeriesState
 
 # A point more than this far in the future, or older than the org's per-minute retention, cannot be placed.
@@ -41,6 +43,7 @@ class Outcome:
     rows: int = 0  # minute rows written
     reasons: set = field(default_factory=set)
     minutes: set = field(default_factory=set)  # the minutes of the points kept (health.py judges complete ones)
+    gone: bool = False  # the gateway no longer exists: nothing written
 
     def reject(self, reason: str) -> None:
         self.rejected += 1
@@ -125,56 +128,142 @@ def forget_old(state: dict, now: datetime) -> None:
 def ingest(gateway, points, *, minute_retention_hours: int, now=None) -> Outcome:
     """Write the per-minute rollups of `points` (otlp.Point) for `gateway` (a Gateway or a credentials.GatewayRef:
     its `pk` and `organization_id`); rows are the gateway's organization's."""
+    return ingest_many([(gateway, points, minute_retention_hours)], now=now)[0]
+
+
+def ingest_many(items, now=None) -> list[Outcome]:
+    """ingest() of several requests in one transaction (group commit, batch.py): [(gateway, points, minute
+    retention hours)] -> their Outcomes, in order. Requests of one gateway are applied in the order given.
+
+    One query locks every gateway's state row, one UPDATE writes them back, one INSERT … ON CONFLICT writes
+    all the rollups (per UPSERT_BATCH rows) and one the throughput rows, whatever the number of requests.
+    A gateway deleted meanwhile (its credential cached, credentials.py) writes nothing: Outcome.gone.
+    """
     now = now or timezone.now()
-    outcome = Outcome()
-    oldest = now - timedelta(hours=minute_retention_hours)
+    outcomes = [Outcome() for _ in items]
     with transaction.atomic():
-        state_id, state, health_state = locked_state(gateway.pk)
-        cells = accumulate(points, state, now=now, oldest=oldest, outcome=outcome)
-        forget_old(state, now)
-        # A counter that did not move writes no row: a missing minute reads as zero (most refused and
-        # failed counters never move; this halves the rows of a healthy gateway).
-        cells = {key: cell for key, cell in cells.items() if cell.gauge or cell.value}
-        # Health from metrics (health.py): no query unless a problem opens, moves or resolves.
-        changed = health.resume(health_state, now)
-        health.observe(health_state, cells, outcome.minutes)
-        changed |= health.evaluate(health_state, max(outcome.minutes, default=None))
-        if changed:
-            health_status.write(gateway.pk, health_state)
-        SeriesState.objects.filter(pk=state_id).update(series=state, health=health_state, updated_at=now)
-        if cells:
-            outcome.rows = upsert(gateway, cells)
-            throughput.record(gateway, cells)  # the pages' per-signal view of the same deltas
-    return outcome
+        states = locked_states({gateway.pk for gateway, _, _ in items})
+        merged = {}  # gateway pk -> (gateway, cells of all its requests)
+        for (gateway, points, retention), outcome in zip(items, outcomes, strict=True):
+            if gateway.pk not in states:
+                outcome.gone = True
+                continue
+            _, state, health_state = states[gateway.pk]
+            oldest = now - timedelta(hours=retention)
+            cells = accumulate(points, state, now=now, oldest=oldest, outcome=outcome)
+            # A counter that did not move writes no row: a missing minute reads as zero (most refused and
+            # failed counters never move; this halves the rows of a healthy gateway).
+            cells = {key: cell for key, cell in cells.items() if cell.gauge or cell.value}
+            # Health from metrics (health.py): no query unless a problem opens, moves or resolves.
+            changed = health.resume(health_state, now)
+            health.observe(health_state, cells, outcome.minutes)
+            changed |= health.evaluate(health_state, max(outcome.minutes, default=None))
+            if changed:
+                health_status.write(gateway.pk, health_state)
+            outcome.rows = len(cells)
+            merge(merged.setdefault(gateway.pk, (gateway, {}))[1], cells)
+        for _, state, _ in states.values():
+            forget_old(state, now)
+        save_states(states.values(), now)
+        written = [(gateway, cells) for gateway, cells in merged.values() if cells]
+        if written:
+            upsert_many(written)
+            throughput.record_many(written)  # the pages' per-signal view of the same deltas
+    return outcomes
 
 
-def locked_state(gateway_id) -> tuple[int, dict, dict]:
-    """(id, series, health) of the gateway's SeriesState row, locked until the transaction ends (created once)."""
-    rows = SeriesState.objects.select_for_update().filter(gateway_id=gateway_id).values_list("pk", "series", "health")
-    found = rows.first()
-    if found is None:
-        SeriesState.objects.get_or_create(gateway_id=gateway_id)
-        found = rows.first()
-    return found
+def merge(into: dict, cells: dict) -> None:
+    """Add a later request's cells of the same gateway: counters add up, a gauge keeps the later value and the peak
+    (one INSERT … ON CONFLICT may not touch a row twice)."""
+    for key, cell in cells.items():
+        found = into.get(key)
+        if found is None:
+            into[key] = cell
+        elif cell.gauge:
+            found.value = cell.value
+            found.peak = cell.peak if found.peak is None else max(found.peak, cell.peak or 0)
+        else:
+            found.value += cell.value
+
+
+def locked_states(gateway_ids) -> dict:
+    """{gateway id: (state id, series, health)} of the gateways' SeriesState rows, locked until the transaction
+    ends (in gateway order, so that two processes' batches never wait for each other in a cycle), created once.
+    A gateway that no longer exists is left out: its rows cannot be written."""
+    ids = sorted(gateway_ids)
+    rows = SeriesState.objects.select_for_update().filter(gateway_id__in=ids).order_by("gateway_id")
+    states = {
+        gateway_id: (pk, series, health)
+        for gateway_id, pk, series, health in rows.values_list("gateway_id", "pk", "series", "health")
+    }
+    missing = [gateway_id for gateway_id in ids if gateway_id not in states]
+    if missing:
+        existing = existing_gateways(missing)
+        if existing:
+            SeriesState.objects.bulk_create(
+                [SeriesState(gateway_id=gateway_id) for gateway_id in existing], ignore_conflicts=True
+            )
+            found = rows.filter(gateway_id__in=existing).values_list("gateway_id", "pk", "series", "health")
+            states.update({gateway_id: (pk, series, health) for gateway_id, pk, series, health in found})
+    return states
+
+
+def existing_gateways(ids) -> list:
+    """Those of `ids` whose gateway exists, kept from deletion until the transaction ends (PostgreSQL's FOR KEY
+    SHARE: the gateway's own updates, e.g. its OpAMP status, do not wait for it)."""
+    table = Gateway._meta.db_table
+    with connection.cursor() as cursor:
+        lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+        placeholders = ", ".join(["%s"] * len(ids))
+        field = Gateway._meta.pk
+        # Only the model's own table name is formatted in; every value is a parameter.
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id IN ({placeholders}) ORDER BY id{lock}",  # noqa: S608
+            [field.get_db_prep_value(gateway_id, connection) for gateway_id in ids],
+        )
+        return [field.to_python(row[0]) for row in cursor.fetchall()]
+
+
+def save_states(states, now) -> None:
+    """Write back the locked states: one UPDATE … FROM unnest(…) on PostgreSQL, one UPDATE per row elsewhere."""
+    states = list(states)
+    if not states:
+        return
+    if connection.vendor != "postgresql":
+        for pk, series, health_state in states:
+            SeriesState.objects.filter(pk=pk).update(series=series, health=health_state, updated_at=now)
+        return
+    table = SeriesState._meta.db_table
+    ids, series, healths = [], [], []
+    for pk, state, health_state in states:
+        ids.append(pk)
+        series.append(json.dumps(state))
+        healths.append(json.dumps(health_state))
+    with connection.cursor() as cursor:
+        # Only the model's own table name is formatted in; every value is a parameter (one array per column).
+        cursor.execute(
+            f"UPDATE {table} AS s SET series = v.series::jsonb, health = v.health::jsonb, updated_at = %s "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, series, health) WHERE s.id = v.id",
+            [now, ids, series, healths],
+        )
 
 
 COLUMNS = ("organization", "gateway", "resolution", *KEY_FIELDS, "gauge", "value", "peak")
 
 
-def upsert_sql(rows: int) -> str:
-    """INSERT … ON CONFLICT that adds a counter's items to its minute's row, and keeps a gauge's last value and peak.
+def upsert_sql(rows_sql: str) -> str:
+    """INSERT … ON CONFLICT that adds a counter's items to its minute's row, and keeps a gauge's last value and peak;
+    the rows from `rows_sql` (sqlrows.source()).
 
     Written out because the ORM's bulk_create(update_conflicts=True) can only overwrite a column, not add to it
     (which would cost a SELECT of the existing rows first). PostgreSQL and SQLite (3.24+) both run it.
     """
     table = Rollup._meta.db_table
-    fields = [Rollup._meta.get_field(name) for name in COLUMNS]
-    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    conflict = ", ".join(connection.ops.quote_name(Rollup._meta.get_field(name).column) for name in UNIQUE_FIELDS)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
+    names = sqlrows.columns_sql(Rollup, COLUMNS)
+    conflict = sqlrows.columns_sql(Rollup, UNIQUE_FIELDS)
     # Only the model's own table and column names are formatted in; every value is a parameter.
     return (
-        f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET "  # noqa: S608
+        f"INSERT INTO {table} ({names}) {rows_sql} ON CONFLICT ({conflict}) DO UPDATE SET "  # noqa: S608
         f"value = CASE WHEN excluded.gauge THEN excluded.value ELSE {table}.value + excluded.value END, "
         f"peak = CASE WHEN {table}.peak IS NULL OR excluded.peak > {table}.peak THEN excluded.peak "
         f"ELSE {table}.peak END, gauge = excluded.gauge"
@@ -182,19 +271,28 @@ def upsert_sql(rows: int) -> str:
 
 
 def upsert(gateway, cells: dict) -> int:
-    """Add the cells into the gateway's minute rows: one statement (per UPSERT_BATCH rows); the rows written."""
+    """Add the cells into the gateway's minute rows; the rows written."""
+    return upsert_many([(gateway, cells)])
+
+
+def upsert_many(written) -> int:
+    """Add each gateway's cells into its minute rows ([(gateway, cells)], each gateway once): one statement per
+    UPSERT_BATCH rows, whatever the number of gateways; the rows written."""
     # Values as the database takes them: UUIDs as text on SQLite, a datetime in UTC; prepared once each.
-    gateway_id = Rollup._meta.get_field("gateway").get_db_prep_save(gateway.pk, connection)
-    org_id = Rollup._meta.get_field("organization").get_db_prep_save(gateway.organization_id, connection)
+    gateway_field, org_field = Rollup._meta.get_field("gateway"), Rollup._meta.get_field("organization")
     bucket_field, buckets = Rollup._meta.get_field("bucket"), {}
-    items = list(cells.items())
+    rows = []
+    for gateway, cells in written:
+        gateway_id = gateway_field.get_db_prep_save(gateway.pk, connection)
+        org_id = org_field.get_db_prep_save(gateway.organization_id, connection)
+        for (bucket, *key), cell in cells.items():
+            if bucket not in buckets:
+                buckets[bucket] = bucket_field.get_db_prep_save(bucket, connection)
+            rows.append(
+                (org_id, gateway_id, Resolution.MINUTE.value, buckets[bucket], *key, cell.gauge, cell.value, cell.peak)
+            )
     with connection.cursor() as cursor:
-        for start in range(0, len(items), UPSERT_BATCH):
-            batch, params = items[start : start + UPSERT_BATCH], []
-            for (bucket, *key), cell in batch:
-                if bucket not in buckets:
-                    buckets[bucket] = bucket_field.get_db_prep_save(bucket, connection)
-                params += (org_id, gateway_id, Resolution.MINUTE.value, buckets[bucket], *key)
-                params += (cell.gauge, cell.value, cell.peak)
-            cursor.execute(upsert_sql(len(batch)), params)
-    return len(items)
+        for start in range(0, len(rows), UPSERT_BATCH):
+            rows_sql, params = sqlrows.source(Rollup, COLUMNS, rows[start : start + UPSERT_BATCH])
+            cursor.execute(upsert_sql(rows_sql), params)
+    return len(rows)

@@ -1,14 +1,17 @@
-"""The work of one POST /v1/metrics, run off the event loop (views.py): authenticate, read, decode, roll up.
+"""The work of one POST /v1/metrics (views.py, endpoint.py): authenticate, read, decode off the event loop
+(prepare()), then roll up with the requests that arrive together (commit(): batch.py's group commit).
 
 Each step raises a Refusal carrying the HTTP status and a message safe to show the caller.
 """
 
+import asyncio
 import zlib
+from dataclasses import dataclass
 
 from django.conf import settings
 
 from core_app import ratelimit
-from telemetry_app import credentials, otlp, rollups
+from telemetry_app import batch, credentials, otlp
 
 AUTH_FAILURES = "telemetry-auth-failures"
 
@@ -22,26 +25,38 @@ class Refusal(Exception):
 
 def authenticate(authorization: str, client: str) -> credentials.Verified:
     """The accepted credential of an `Authorization: Bearer fgt_…` header, or Refusal: 401 for a refused one
-    (counted against the client's address), 429 once the address is over FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE."""
+    (counted against the client's address), 429 once the address is over FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE.
+
+    A credential this process accepted within FLOWGATE_TELEMETRY_CREDENTIAL_CACHE_SECONDS (credentials.cache)
+    is no guess and needs no lookup: it goes through without asking the rate limit (a cache round trip),
+    even from an address that refused ones are coming from (a NAT shared with a misconfigured collector)."""
+    raw = credentials.parse_bearer(authorization)
+    cached = credentials.cached(raw)
+    if cached is not None:
+        return cached
     rate = ratelimit.setting_rate("FLOWGATE_TELEMETRY_AUTH_FAILURE_RATE")
     verdict = ratelimit.peek(AUTH_FAILURES, client, rate)
     if not verdict.allowed:
         raise Refusal(429, "too many refused telemetry credentials from this address", verdict.retry_after)
     try:
-        return credentials.verify(credentials.parse_bearer(authorization))
+        return credentials.verify_cached(raw)
     except credentials.CredentialError as error:
         ratelimit.hit(AUTH_FAILURES, client, rate)
         raise Refusal(401, str(error)) from None
 
 
 def read_body(request) -> bytes:
+    """The body of a Django request, read to at most one byte past FLOWGATE_TELEMETRY_MAX_BODY_BYTES."""
+    return request.read(settings.FLOWGATE_TELEMETRY_MAX_BODY_BYTES + 1)
+
+
+def inflate(data: bytes, encoding: str) -> bytes:
     """The request body, gunzipped when sent so, within FLOWGATE_TELEMETRY_MAX_BODY_BYTES (as sent) and
     FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES (inflated). A gzip bomb stops one byte past the limit."""
     limit = settings.FLOWGATE_TELEMETRY_MAX_BODY_BYTES
-    data = request.read(limit + 1)
     if len(data) > limit:
         raise Refusal(413, f"the body exceeds the {limit}-byte limit")
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    encoding = encoding.strip().lower()
     if encoding == "gzip":
         return gunzip(data, settings.FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES)
     if encoding not in ("", "identity"):
@@ -62,14 +77,32 @@ def gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def store(credential: credentials.Verified, request) -> bytes:
-    """Read, decode and roll up the request's metrics for the credential's gateway; the OTLP response."""
-    body = read_body(request)
+@dataclass
+class Prepared:
+    """A request checked and decoded, ready to be written: its gateway and the points we keep."""
+
+    credential: credentials.Verified
+    points: list
+
+
+def prepare(authorization: str, encoding: str, data: bytes, client: str) -> Prepared:
+    """Authenticate, inflate and decode a request (blocking: run it in a worker thread); Refusal when refused."""
+    credential = authenticate(authorization, client)
+    body = inflate(data, encoding)
     try:
         metrics = otlp.decode(body)
     except otlp.MalformedMetrics as error:
         raise Refusal(400, str(error)) from None
-    outcome = rollups.ingest(
-        credential.gateway, otlp.points(metrics), minute_retention_hours=credential.minute_retention_hours
-    )
+    return Prepared(credential, list(otlp.points(metrics)))
+
+
+async def commit(prepared: Prepared) -> bytes:
+    """Roll up the request's metrics for the credential's gateway, in the next group commit; the OTLP response
+    once they are durable. DatabaseError when the batch's transaction failed; Refusal(401) for a gateway gone."""
+    credential = prepared.credential
+    future = batch.group_commit.submit(credential.gateway, prepared.points, credential.minute_retention_hours)
+    outcome = await asyncio.wrap_future(future)
+    if outcome.gone:
+        credentials.forget(credential.gateway.pk)
+        raise Refusal(401, "unknown telemetry credential")
     return otlp.response(outcome.rejected, outcome.message())

@@ -15,6 +15,7 @@ from collections import defaultdict
 
 from django.db import connection
 
+from telemetry_app import sqlrows
 from telemetry_app.models import Resolution, Throughput
 
 MEASURES = ("received", "refused", "dropped", "sent", "failed")
@@ -48,37 +49,42 @@ def cells_of(rollup_cells: dict) -> dict:
     return sums
 
 
-def upsert_sql(rows: int) -> str:
-    """INSERT … ON CONFLICT that adds to the bucket's existing row (PostgreSQL and SQLite 3.24+)."""
+def upsert_sql(rows_sql: str) -> str:
+    """INSERT … ON CONFLICT that adds to the bucket's existing row (PostgreSQL and SQLite 3.24+); the rows from
+    `rows_sql` (sqlrows.source())."""
     table = Throughput._meta.db_table
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(Throughput._meta.get_field(name).column) for name in COLUMNS)
-    conflict = ", ".join(
-        quote(Throughput._meta.get_field(name).column) for name in ("gateway", "resolution", "bucket", "signal")
-    )
-    values = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * rows)
+    names = sqlrows.columns_sql(Throughput, COLUMNS)
+    conflict = sqlrows.columns_sql(Throughput, ("gateway", "resolution", "bucket", "signal"))
     updates = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in MEASURES)
     # Only the model's own table and column names are formatted in; every value is a parameter.
-    return f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608
+    return f"INSERT INTO {table} ({names}) {rows_sql} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"  # noqa: S608
 
 
 def record(gateway, rollup_cells: dict) -> int:
     """Add the request's deltas to the gateway's minute and hour throughput rows (one statement); the rows written."""
-    sums = cells_of(rollup_cells)
-    if not sums:
-        return 0
-    gateway_id = Throughput._meta.get_field("gateway").get_db_prep_save(gateway.pk, connection)
-    org_id = Throughput._meta.get_field("organization").get_db_prep_save(gateway.organization_id, connection)
+    return record_many([(gateway, rollup_cells)])
+
+
+def record_many(written) -> int:
+    """record() of several gateways ([(gateway, rollup cells)], each gateway once) in one statement per
+    UPSERT_BATCH rows (the group commit of rollups.ingest_many); the rows written."""
+    gateway_field, org_field = Throughput._meta.get_field("gateway"), Throughput._meta.get_field("organization")
     bucket_field = Throughput._meta.get_field("bucket")
-    items = list(sums.items())
+    rows = []
+    for gateway, rollup_cells in written:
+        sums = cells_of(rollup_cells)
+        if not sums:
+            continue
+        gateway_id = gateway_field.get_db_prep_save(gateway.pk, connection)
+        org_id = org_field.get_db_prep_save(gateway.organization_id, connection)
+        for (resolution, bucket, signal), measures in sums.items():
+            bucket_value = bucket_field.get_db_prep_save(bucket, connection)
+            rows.append((org_id, gateway_id, resolution, bucket_value, signal, *(measures[name] for name in MEASURES)))
     with connection.cursor() as cursor:
-        for start in range(0, len(items), UPSERT_BATCH):
-            batch, params = items[start : start + UPSERT_BATCH], []
-            for (resolution, bucket, signal), measures in batch:
-                params += (org_id, gateway_id, resolution, bucket_field.get_db_prep_save(bucket, connection), signal)
-                params += [measures[name] for name in MEASURES]
-            cursor.execute(upsert_sql(len(batch)), params)
-    return len(items)
+        for start in range(0, len(rows), UPSERT_BATCH):
+            rows_sql, params = sqlrows.source(Throughput, COLUMNS, rows[start : start + UPSERT_BATCH])
+            cursor.execute(upsert_sql(rows_sql), params)
+    return len(rows)
 
 
 def expire(organization, *, minutes_before, hours_before) -> int:

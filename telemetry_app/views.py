@@ -1,8 +1,10 @@
 """POST /v1/metrics: a gateway's collector pushes its own metrics (OTLP/HTTP, protobuf, maybe gzip).
 
 Thin and asynchronous: load shedding first (503 + Retry-After past FLOWGATE_TELEMETRY_MAX_INFLIGHT
-requests in this process), then everything else (credential lookup, gunzip, protobuf decoding, the
-database work) in a worker thread, never on the event loop that also serves OpAMP WebSockets.
+requests in this process), then the credential check, gunzip and protobuf decoding in a worker thread,
+and the database writes in the group commit's thread (batch.py), never on the event loop that also
+serves OpAMP WebSockets. `python -m flowgate_site.serve` answers /v1/metrics through endpoint.py, in
+front of Django's middleware, with the same respond().
 The body itself is bounded before the application sees it (flowgate_site/body_limits.py).
 """
 
@@ -38,14 +40,25 @@ class Inflight:
 @csrf_exempt
 @require_POST
 async def metrics(request):
+    """The view as Django routes it (the test client, a server without endpoint.py in front); endpoint.py serves
+    the same answers in front of Django's middleware."""
+    status, headers, body = await respond(
+        request.content_type, lambda: database_sync_to_async(handle, thread_sensitive=False)(request)
+    )
+    return HttpResponse(body, content_type=headers.pop("Content-Type"), status=status, headers=headers)
+
+
+async def respond(content_type: str, prepare) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a request whose Content-Type is `content_type`; `prepare()` is awaited for its
+    services.Prepared (credential, body and decoding checked in a worker thread, never on the event loop)."""
     if Inflight.count >= settings.FLOWGATE_TELEMETRY_MAX_INFLIGHT:
         logger.warning("telemetry load shedding: %d requests in flight", Inflight.count)
         return unavailable("too many telemetry requests in flight")
     with Inflight():
-        if request.content_type != PROTOBUF:
+        if content_type != PROTOBUF:
             return plain(415, f"OTLP/HTTP metrics need Content-Type: {PROTOBUF}")
         try:
-            data = await database_sync_to_async(handle, thread_sensitive=False)(request)
+            data = await services.commit(await prepare())
         except services.Refusal as refusal:
             headers = {}
             if refusal.status == 401:
@@ -56,16 +69,21 @@ async def metrics(request):
         except DatabaseError:
             logger.exception("could not store gateway telemetry: the database failed")
             return unavailable("the database is unavailable")
-        return HttpResponse(data, content_type=PROTOBUF)
+        return 200, {"Content-Type": PROTOBUF}, data
 
 
-def handle(request) -> bytes:
-    credential = services.authenticate(request.headers.get("Authorization", ""), client_address(request))
-    return services.store(credential, request)
+def handle(request) -> services.Prepared:
+    """The blocking part of a Django request: credential, body, decoding."""
+    return services.prepare(
+        request.headers.get("Authorization", ""),
+        request.headers.get("Content-Encoding", ""),
+        services.read_body(request),
+        client_address(request),
+    )
 
 
-def plain(status, text, headers=None):
-    return HttpResponse(text + "\n", content_type="text/plain; charset=utf-8", status=status, headers=headers)
+def plain(status, text, headers=None) -> tuple[int, dict, bytes]:
+    return status, {**(headers or {}), "Content-Type": "text/plain; charset=utf-8"}, (text + "\n").encode()
 
 
 def unavailable(text):
