@@ -145,6 +145,8 @@ class Report:
                         if field == "sum" and not metric.sum.is_monotonic:
                             kind = "gauge"
                         base = point.sum if kind == "histogram" else max(1, point.as_int or int(point.as_double) or 1)
+                        if "failed" in metric.name or "refused" in metric.name:
+                            base = 0  # a healthy fleet: nothing refused or failed (health from metrics stays quiet)
                         self.points.append((point, kind, base))
 
     def _widen(self):

@@ -13,7 +13,6 @@ Not applied here, on purpose: the HTTPS redirect (an OTLP exporter does not foll
 (nothing here builds a URL from the Host header).
 """
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from core_app.ratelimit import scope_address
@@ -66,10 +65,10 @@ async def application(scope, receive, send):
     encoding = header(scope, b"content-encoding")
     client = scope_address(scope)
 
-    def prepare():
-        return database_sync_to_async(services.prepare, thread_sensitive=False)(authorization, encoding, data, client)
+    def store():
+        return services.store(authorization, encoding, data, client)
 
-    status, headers, body = await views.respond(content_type, prepare)
+    status, headers, body = await views.respond(content_type, store)
     await send_answer(send, status, headers, body)
 
 

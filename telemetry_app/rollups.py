@@ -12,7 +12,6 @@ collector). A point not newer than the last one of its series (a retried request
 A counter that did not move in a minute has no row there (read as zero); gauges always have one.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -225,7 +224,8 @@ def existing_gateways(ids) -> list:
 
 
 def save_states(states, now) -> None:
-    """Write back the locked states: one UPDATE … FROM unnest(…) on PostgreSQL, one UPDATE per row elsewhere."""
+    """Write back the locked states: one UPDATE … FROM json_array_elements(…) on PostgreSQL, one UPDATE per row
+    elsewhere."""
     states = list(states)
     if not states:
         return
@@ -234,18 +234,12 @@ def save_states(states, now) -> None:
             SeriesState.objects.filter(pk=pk).update(series=series, health=health_state, updated_at=now)
         return
     table = SeriesState._meta.db_table
-    ids, series, healths = [], [], []
-    for pk, state, health_state in states:
-        ids.append(pk)
-        series.append(json.dumps(state))
-        healths.append(json.dumps(health_state))
-    with connection.cursor() as cursor:
-        # Only the model's own table name is formatted in; every value is a parameter (one array per column).
-        cursor.execute(
-            f"UPDATE {table} AS s SET series = v.series::jsonb, health = v.health::jsonb, updated_at = %s "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, series, health) WHERE s.id = v.id",
-            [now, ids, series, healths],
-        )
+    # Only the model's own table name is formatted in; the states are one parameter (sqlrows.py).
+    sqlrows.execute(
+        f"UPDATE {table} AS s SET series = (r->1)::jsonb, health = (r->2)::jsonb, updated_at = %s "  # noqa: S608
+        "FROM json_array_elements(%s::json) AS r WHERE s.id = (r->>0)::bigint",
+        [now, sqlrows.dumps(states)],
+    )
 
 
 COLUMNS = ("organization", "gateway", "resolution", *KEY_FIELDS, "gauge", "value", "peak")
@@ -291,8 +285,7 @@ def upsert_many(written) -> int:
             rows.append(
                 (org_id, gateway_id, Resolution.MINUTE.value, buckets[bucket], *key, cell.gauge, cell.value, cell.peak)
             )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), UPSERT_BATCH):
-            rows_sql, params = sqlrows.source(Rollup, COLUMNS, rows[start : start + UPSERT_BATCH])
-            cursor.execute(upsert_sql(rows_sql), params)
+    for start in range(0, len(rows), UPSERT_BATCH):
+        rows_sql, params = sqlrows.source(Rollup, COLUMNS, rows[start : start + UPSERT_BATCH])
+        sqlrows.execute(upsert_sql(rows_sql), params)
     return len(rows)

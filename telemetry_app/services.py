@@ -1,5 +1,6 @@
 """The work of one POST /v1/metrics (views.py, endpoint.py): authenticate, read, decode off the event loop
-(prepare()), then roll up with the requests that arrive together (commit(): batch.py's group commit).
+(prepare()), then roll up with the requests that arrive together (batch.py's group commit: commit() for a
+request prepared in a worker thread, store() for one prepared in the group commit's thread).
 
 Each step raises a Refusal carrying the HTTP status and a message safe to show the caller.
 """
@@ -97,11 +98,28 @@ def prepare(authorization: str, encoding: str, data: bytes, client: str) -> Prep
 
 
 async def commit(prepared: Prepared) -> bytes:
-    """Roll up the request's metrics for the credential's gateway, in the next group commit; the OTLP response
-    once they are durable. DatabaseError when the batch's transaction failed; Refusal(401) for a gateway gone."""
+    """Roll up a prepared request's metrics for the credential's gateway, in the next group commit; the OTLP
+    response once they are durable. DatabaseError when the batch's transaction failed; Refusal(401) for a
+    gateway gone."""
     credential = prepared.credential
     future = batch.group_commit.submit(credential.gateway, prepared.points, credential.minute_retention_hours)
-    outcome = await asyncio.wrap_future(future)
+    return answer(credential, await asyncio.wrap_future(future))
+
+
+async def store(authorization: str, encoding: str, data: bytes, client: str) -> bytes:
+    """prepare() and commit() in one: the request is prepared in the group commit's thread (batch.py)."""
+    found = []
+
+    def work():
+        prepared = prepare(authorization, encoding, data, client)
+        found.append(prepared.credential)
+        return prepared
+
+    outcome = await batch.group_commit.run(work)
+    return answer(found[0], outcome)
+
+
+def answer(credential: credentials.Verified, outcome) -> bytes:
     if outcome.gone:
         credentials.forget(credential.gateway.pk)
         raise Refusal(401, "unknown telemetry credential")

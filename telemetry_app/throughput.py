@@ -80,10 +80,9 @@ def record_many(written) -> int:
         for (resolution, bucket, signal), measures in sums.items():
             bucket_value = bucket_field.get_db_prep_save(bucket, connection)
             rows.append((org_id, gateway_id, resolution, bucket_value, signal, *(measures[name] for name in MEASURES)))
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), UPSERT_BATCH):
-            rows_sql, params = sqlrows.source(Throughput, COLUMNS, rows[start : start + UPSERT_BATCH])
-            cursor.execute(upsert_sql(rows_sql), params)
+    for start in range(0, len(rows), UPSERT_BATCH):
+        rows_sql, params = sqlrows.source(Throughput, COLUMNS, rows[start : start + UPSERT_BATCH])
+        sqlrows.execute(upsert_sql(rows_sql), params)
     return len(rows)
 
 

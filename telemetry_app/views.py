@@ -42,15 +42,17 @@ class Inflight:
 async def metrics(request):
     """The view as Django routes it (the test client, a server without endpoint.py in front); endpoint.py serves
     the same answers in front of Django's middleware."""
-    status, headers, body = await respond(
-        request.content_type, lambda: database_sync_to_async(handle, thread_sensitive=False)(request)
-    )
+
+    async def store():
+        return await services.commit(await database_sync_to_async(handle, thread_sensitive=False)(request))
+
+    status, headers, body = await respond(request.content_type, store)
     return HttpResponse(body, content_type=headers.pop("Content-Type"), status=status, headers=headers)
 
 
-async def respond(content_type: str, prepare) -> tuple[int, dict, bytes]:
-    """(status, headers, body) of a request whose Content-Type is `content_type`; `prepare()` is awaited for its
-    services.Prepared (credential, body and decoding checked in a worker thread, never on the event loop)."""
+async def respond(content_type: str, store) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of a request whose Content-Type is `content_type`; `store()` is awaited for the
+    OTLP response (credential, body and decoding checked and the rows written off the event loop: services.py)."""
     if Inflight.count >= settings.FLOWGATE_TELEMETRY_MAX_INFLIGHT:
         logger.warning("telemetry load shedding: %d requests in flight", Inflight.count)
         return unavailable("too many telemetry requests in flight")
@@ -58,7 +60,7 @@ async def respond(content_type: str, prepare) -> tuple[int, dict, bytes]:
         if content_type != PROTOBUF:
             return plain(415, f"OTLP/HTTP metrics need Content-Type: {PROTOBUF}")
         try:
-            data = await services.commit(await prepare())
+            data = await store()
         except services.Refusal as refusal:
             headers = {}
             if refusal.status == 401:
