@@ -29,6 +29,9 @@ NOT_ORG_DATA = {"api-schema", "api-docs", "gateway-register", "gateway-heartbeat
 NOT_ORG_DATA |= {"validation"}
 
 
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
 def api_routes(patterns=None):
     """(url name, {method: action}) for every route under /api/v1/."""
     resolver = get_resolver()
@@ -40,6 +43,9 @@ def api_routes(patterns=None):
                 walk(item.url_patterns, prefix + str(item.pattern))
             elif isinstance(item, URLPattern) and (prefix + str(item.pattern)).startswith("api/v1/"):
                 actions = getattr(item.callback, "actions", None) or {}
+                view_class = getattr(item.callback, "view_class", None)
+                if not actions and view_class is not None:  # a plain APIView: the methods it handles
+                    actions = {method: method for method in HTTP_METHODS if hasattr(view_class, method)}
                 found[item.name] = actions
 
     walk(patterns or resolver.url_patterns, "")
@@ -104,6 +110,10 @@ OTHER_ORG_OBJECTS = {
     "template-version-rollback": lambda g: {"template_id": g["template"].pk, "number": 1},
     "deployment-target-list": lambda g: {"deployment_pk": g["deployment"].pk},
     "deployment-target-detail": lambda g: {"deployment_pk": g["deployment"].pk, "pk": g["target"].pk},
+    "deployment-comparison": lambda g: {"pk": g["deployment"].pk},
+    "template-version-comparison": lambda g: {"template_id": g["template"].pk, "number": 2},
+    "telemetry-gateway-throughput": lambda g: {"pk": g["gateway"].pk},
+    "telemetry-throughput": lambda g: {},
 }
 
 # Query strings some routes need to get past parameter checks (so the 404 is about the object).
