@@ -3,7 +3,7 @@
 Why: at 5,000 gateways pushing every 30 s (about 170 requests a second) a transaction per request costs a
 commit (a WAL flush), a state read and three statements each; the database side was about half of the
 server's CPU per request. Here one thread per server process (the flusher) takes the first request waiting,
-gathers those that arrive until it has waited FLOWGATE_TELEMETRY_BATCH_WINDOW_MS (50), at most MAX_BATCH, and runs
+gathers those that arrive until it has waited FLOWGATE_TELEMETRY_BATCH_WINDOW_MS (100), at most MAX_BATCH, and runs
 rollups.ingest_many() for all of them: one lock query, one state UPDATE, one rollup upsert, one throughput
 upsert, one commit.
 
