@@ -16,6 +16,7 @@ ignored (accepted, not stored).
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -47,9 +48,13 @@ class MalformedMetrics(Exception):
     """The body is not an ExportMetricsServiceRequest."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Point:
-    """One data point of a collector metric we keep, placed on a component, a signal and a measure."""
+    """One data point of a collector metric we keep, placed on a component, a signal and a measure.
+
+    Not frozen: a frozen dataclass sets each field through object.__setattr__, and about 170 requests a second
+    of 60 points each make that cost show (docs/telemetry.md "Ingest cost"). Nothing changes a Point.
+    """
 
     series: str  # the metric and all its attributes: deltas are computed per series
     component_kind: str
@@ -82,6 +87,7 @@ def base_name(name: str) -> str:
     return name.removesuffix("_total").replace(".", "_")
 
 
+@lru_cache(maxsize=4096)  # a collector sends the same few dozen names in every report; bounded for any other
 def classify(name: str):
     """(component kind, measure, signal or None when an attribute says it, how the value is read) or None."""
     name = base_name(name)
