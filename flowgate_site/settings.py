@@ -349,8 +349,8 @@ FLOWGATE_RECONCILE_SECONDS = float(env_str("FLOWGATE_RECONCILE_SECONDS", "30"))
 FLOWGATE_DIRECT_WRITE = env_bool("FLOWGATE_DIRECT_WRITE", True)
 # Gateways' own metrics, POST /v1/metrics (telemetry_app, docs/telemetry.md): the body as sent (gzip or
 # not) and once inflated; requests handled at once per server process (more get 503 + Retry-After).
-FLOWGATE_TELEMETRY_MAX_BODY_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_BODY_BYTES", 4 * 1024 * 1024)
-FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES", 16 * 1024 * 1024)
+FLOWGATE_TELEMETRY_MAX_BODY_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_BODY_BYTES", 1024 * 1024)
+FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES = env_int("FLOWGATE_TELEMETRY_MAX_DECOMPRESSED_BYTES", 8 * 1024 * 1024)
 # 128: requests wait for their group commit (FLOWGATE_TELEMETRY_BATCH_WINDOW_MS) holding only their body, not a
 # thread; 5,000 gateways at 30 s keep about 30 in flight (docs/telemetry.md "Ingest cost").
 FLOWGATE_TELEMETRY_MAX_INFLIGHT = env_int("FLOWGATE_TELEMETRY_MAX_INFLIGHT", 128)
