@@ -62,9 +62,7 @@ def test_the_collectors_own_metrics_become_rollups_of_its_gateway(portal, gatewa
 
 def test_the_live_server_refuses_oversize_bodies_and_gzip_bombs(portal, gateway):
     headers = {"Authorization": credentials.telemetry_credential_for(gateway), "Content-Type": "application/x-protobuf"}
-    response = requests.post(
-        f"{portal.url}/v1/metrics", data=b"\0" * (1024 * 1024 + 1), headers=headers, timeout=30
-    )
+    response = requests.post(f"{portal.url}/v1/metrics", data=b"\0" * (1024 * 1024 + 1), headers=headers, timeout=30)
     assert response.status_code == 413  # refused by the server while the body arrives
     headers["Content-Encoding"] = "gzip"
     response = requests.post(f"{portal.url}/v1/metrics", data=gzip_bomb(64 * 1024 * 1024), headers=headers, timeout=30)
