@@ -111,6 +111,35 @@ def need_chromium():
         live.unavailable(f"browser tests need Debian's chromium at {CHROMIUM} (.ci/run installs it)")
 
 
+def browser_server_fixtures(label):
+    """The module's fixtures for browser tests against one live Daphne (no worker), as a module assigns them:
+
+        fast_password_hashing, redis_prefix, server = browser_server_fixtures("audit")
+
+    Passwords are hashed as in production (the server process checks them with the default hashers),
+    the server's Redis keys live under a prefix of their own, and the server starts once per module.
+    """
+
+    @pytest.fixture(autouse=True)
+    def fast_password_hashing():
+        """Overrides tests/conftest.py's: the production hashers, which the server process uses."""
+
+    @pytest.fixture(scope="module")
+    def redis_prefix():
+        with live.redis_key_prefix(label) as prefix:
+            yield prefix
+
+    @pytest.fixture(scope="module")
+    def server(django_db_setup, redis_prefix):
+        need_chromium()
+        live.test_database_url()  # skips (or fails in CI) without PostgreSQL before starting anything
+        daphne = live.Daphne([live.free_port()])
+        yield daphne
+        daphne.stop()
+
+    return fast_password_hashing, redis_prefix, server
+
+
 @pytest.fixture(scope="module")
 def browser(server):
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.

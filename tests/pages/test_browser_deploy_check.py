@@ -15,10 +15,8 @@ from core_app.services import create_organization, set_membership
 from deployments_app.models import Deployment
 from gateways_app.models import Gateway, GatewayStatus
 from templates_app.services import create_template
-from tests import live
 from tests.conftest import make_user
-from tests.live import Daphne, free_port
-from tests.pages.conftest import need_chromium
+from tests.pages.conftest import browser_server_fixtures
 from tests.pages.test_browser import PASSWORD, VALID
 from tests.templates_app.validation_helpers import reported
 
@@ -33,24 +31,7 @@ pytestmark = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing():
-    """Passwords hashed as in production: the server process checks them with the default hashers."""
-
-
-@pytest.fixture(scope="module")
-def redis_prefix():
-    with live.redis_key_prefix("deploy-check") as prefix:
-        yield prefix
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup, redis_prefix):
-    need_chromium()
-    live.test_database_url()  # skips (or fails in CI) without PostgreSQL before starting anything
-    daphne = Daphne([free_port()])
-    yield daphne
-    daphne.stop()
+fast_password_hashing, redis_prefix, server = browser_server_fixtures("deploy-check")
 
 
 @pytest.fixture
