@@ -2,7 +2,7 @@
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 
 from gateways_app.models import Gateway
 from gateways_app.services import assign_desired_config, revoke_opamp_tokens
@@ -16,8 +16,12 @@ CONFIG = "receivers:\n  otlp: {}\n"
 
 
 def listen(group):
-    """A channel in `group`; returns (receive(count=1) -> list of events, leave)."""
-    layer = get_channel_layer()
+    """A channel in `group`; returns (receive(count=1) -> list of events, leave).
+
+    On a channel layer of its own, as a server process has: the process-wide one may hold a receive
+    lock left locked by an earlier test's event loop ("bound to a different event loop").
+    """
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(group, channel)
 
@@ -25,7 +29,12 @@ def listen(group):
         # In one event loop: channels-redis may hand the same message to receives of two loops.
         return [await layer.receive(channel) for _ in range(count)]
 
-    return (lambda count=1: async_to_sync(receive)(count)), (lambda: async_to_sync(layer.group_discard)(group, channel))
+    async def leave():
+        await layer.group_discard(group, channel)
+        if hasattr(layer, "close_pools"):  # channels-redis: its connections belong to this listener
+            await layer.close_pools()
+
+    return (lambda count=1: async_to_sync(receive)(count)), async_to_sync(leave)
 
 
 @pytest.fixture
