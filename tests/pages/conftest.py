@@ -140,6 +140,24 @@ def browser_server_fixtures(label):
     return fast_password_hashing, redis_prefix, server
 
 
+def signed_in_page(browser, server, username, password="s3cret-pass-123", width=1440):
+    """A page signed in as `username` on the live `server`, and the list the Content Security Policy
+    violations it reports (from the console) are appended to."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_default_timeout(15_000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    page.goto(server.url + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/")
+    return page, violations
+
+
 @pytest.fixture(scope="module")
 def browser(server):
     # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still synchronous.

@@ -22,8 +22,8 @@ from deployments_app.models import Deployment, DeploymentStatus, DeploymentTarge
 from gateways_app.models import Gateway, GatewayStatus, RemoteConfigStatus
 from templates_app.services import create_template, create_version
 from tests.conftest import make_user
-from tests.pages.conftest import browser_server_fixtures
-from tests.pages.test_browser import PASSWORD, VALID
+from tests.pages.conftest import browser_server_fixtures, signed_in_page
+from tests.pages.test_browser import VALID
 from tests.telemetry_app.throughput_rows import rows
 
 pytestmark = [
@@ -86,18 +86,7 @@ def compared(db):
 
 
 def test_the_version_page_shows_before_vs_after_with_the_method(browser, server, compared, tmp_path):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(15_000)
-    violations = []
-    page.on(
-        "console",
-        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    page.goto(server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
+    page, violations = signed_in_page(browser, server, "alice")
     page.goto(f"{server.url}/templates/{compared.template_id}/versions/{compared.number}/")
     page.locator("#comparison svg.chart").wait_for()  # loaded by htmx after the page
 

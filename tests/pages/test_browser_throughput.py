@@ -16,8 +16,7 @@ from core_app.services import create_organization, set_membership
 from gateways_app.models import Gateway, GatewayStatus
 from telemetry_app.charts import compact
 from tests.conftest import make_user
-from tests.pages.conftest import browser_server_fixtures
-from tests.pages.test_browser import PASSWORD
+from tests.pages.conftest import browser_server_fixtures, signed_in_page
 from tests.telemetry_app.throughput_data import replay_captured
 
 pytestmark = [
@@ -45,18 +44,7 @@ def reporting(db):
 
 def test_the_gateway_page_charts_its_throughput(browser, server, reporting, tmp_path):
     gateway, sent = reporting
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(15_000)
-    violations = []
-    page.on(
-        "console",
-        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    page.goto(server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(server.url + "/")
+    page, violations = signed_in_page(browser, server, "alice")
     page.goto(f"{server.url}/gateways/{gateway.pk}/")
     page.locator("#throughput-logs svg.chart").wait_for()
 
